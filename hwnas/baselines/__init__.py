@@ -1,0 +1,1 @@
+"""Non-LLM searchers that every agent search is compared against."""

@@ -1,0 +1,1 @@
+"""LLM providers: one factory, structured output, recording and replay."""
