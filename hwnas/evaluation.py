@@ -2,17 +2,21 @@
 
 Baselines, the agent graph's Coordinator and the evaluation harness all take one of each; the
 implementations (benchmark-table oracles, the zero-cost predictor, table or on-device latency) live
-in their own modules and are built by name through `hwnas.registry`.
+in their own modules and are built by name through `hwnas.registry`. `BudgetedEvaluator` wraps one of
+each with the budget of distinct architectures that makes methods comparable (EVAL.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from hwnas.space import Architecture
+from hwnas.errors import UsageError
+from hwnas.pareto import Archive
+from hwnas.space import SPACE_SIZE, Architecture
 
 
 @runtime_checkable
@@ -40,3 +44,75 @@ class LatencyModel(Protocol):
     def latency_ms(self, archs: Sequence[Architecture]) -> np.ndarray:
         """One latency per architecture, as float64."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationRecord:
+    """One evaluated architecture: what the searcher's estimator and latency model said about it."""
+
+    arch: Architecture
+    score: float
+    latency_ms: float
+    step: int
+    """0-based order of first evaluation; also the number of budget units spent before it."""
+
+    @property
+    def arch_str(self) -> str:
+        """The canonical NB201 string."""
+        return str(self.arch)
+
+
+class BudgetExhausted(RuntimeError):
+    """A searcher asked for a new architecture after spending its whole budget."""
+
+
+class BudgetedEvaluator:
+    """The only way a searcher scores architectures: at most `budget` distinct ones (by arch string).
+
+    Asking again for an architecture already evaluated returns its record and costs nothing. Every
+    record is kept in evaluation order (`history`), and the non-dominated ones in `archive`.
+    """
+
+    def __init__(self, estimator: Estimator, latency_model: LatencyModel, budget: int) -> None:
+        """Spend at most `budget` (>= 1, <= the space size) evaluations."""
+        if not 1 <= budget <= SPACE_SIZE:
+            raise UsageError(f"--budget must be between 1 and {SPACE_SIZE} distinct architectures, got {budget}")
+        self.estimator = estimator
+        self.latency_model = latency_model
+        self.budget = budget
+        self.history: list[EvaluationRecord] = []
+        self.archive: Archive[EvaluationRecord] = Archive()
+        self._by_arch: dict[str, EvaluationRecord] = {}
+
+    @property
+    def remaining(self) -> int:
+        """Budget left, in distinct architectures."""
+        return self.budget - len(self.history)
+
+    def lookup(self, arch: Architecture) -> EvaluationRecord | None:
+        """Return the record of `arch` if it was evaluated, without spending anything."""
+        return self._by_arch.get(str(arch))
+
+    def evaluate(self, arch: Architecture) -> EvaluationRecord:
+        """Score one architecture: free if already evaluated, BudgetExhausted if new and none is left."""
+        return self.evaluate_many([arch])[0]
+
+    def evaluate_many(self, archs: Sequence[Architecture]) -> list[EvaluationRecord]:
+        """Score several architectures in one estimator call; new ones must fit in the remaining budget."""
+        new: dict[str, Architecture] = {}
+        for arch in archs:
+            key = str(arch)
+            if key not in self._by_arch:
+                new.setdefault(key, arch)
+        if len(new) > self.remaining:
+            raise BudgetExhausted(f"{len(new)} new architectures requested, {self.remaining} left of {self.budget}")
+        if new:
+            fresh = list(new.values())
+            scores = np.asarray(self.estimator.predict(fresh), dtype=np.float64)
+            latencies = np.asarray(self.latency_model.latency_ms(fresh), dtype=np.float64)
+            for arch, score, latency in zip(fresh, scores, latencies, strict=True):
+                record = EvaluationRecord(arch, float(score), float(latency), len(self.history))
+                self.history.append(record)
+                self._by_arch[str(arch)] = record
+                self.archive.add(record)
+        return [self._by_arch[str(arch)] for arch in archs]

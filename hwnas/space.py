@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Final
+from typing import Final, Literal
 
 import networkx as nx
 import numpy as np
@@ -24,6 +24,9 @@ from hwnas.errors import UsageError
 
 OPS: Final[tuple[str, ...]] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 """Op vocabulary in NB201 code order (the `ops` column of the tables uses these indices)."""
+
+OpName = Literal["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
+"""The op names as a type, for schemas that must only admit legal ops (LLM structured output)."""
 
 EDGES: Final[tuple[tuple[int, int], ...]] = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
 """(source node, target node) for each of the 6 edge slots, in canonical-string order."""
@@ -158,7 +161,7 @@ class Architecture:
     def neighbours(self) -> list[Architecture]:
         """All 24 architectures that differ from this one on exactly one edge."""
         return [
-            Architecture(self.ops[:slot] + (op,) + self.ops[slot + 1 :])
+            Architecture((*self.ops[:slot], op, *self.ops[slot + 1 :]))
             for slot in range(NUM_EDGES)
             for op in OPS
             if op != self.ops[slot]

@@ -1,0 +1,169 @@
+"""The evaluation harness: run searchers over seeds on one (dataset, device) and score them per EVAL.md.
+
+`run_benchmark(...)` runs each method once per seed with a fresh `BudgetedEvaluator`, scores the
+evaluated set against the true front (IGD, HV_B, with and without degenerate cells), and optionally
+writes one archive CSV per run (`<out>/<method>/seed<k>.csv`: one row per evaluated architecture, in
+evaluation order) and `<out>/results.json`. The CLI verb is `hwnas bench`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hwnas.baselines import SEARCHERS, get_searcher, stratified_random_search
+from hwnas.benchmark import BenchmarkTables
+from hwnas.cost import dataset_shape
+from hwnas.errors import UsageError
+from hwnas.evaluation import BudgetedEvaluator, EvaluationRecord
+from hwnas.pareto import true_front
+from hwnas.partition import make_partitioning
+from hwnas.registry import make_estimator, make_latency_model
+
+INDICATORS = ("igd", "hv_b", "igd_valid", "hv_b_valid")
+"""Per-run figures: IGD and HV_B with all cells, and with degenerate cells left out (`_valid`)."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One method on one seed."""
+
+    method: str
+    seed: int
+    igd: float
+    hv_b: float
+    igd_valid: float
+    hv_b_valid: float
+    evaluated: int
+    wall_s: float
+
+
+@dataclass(frozen=True)
+class MethodSummary:
+    """Mean and (sample) standard deviation over seeds of each indicator, and mean wall time."""
+
+    method: str
+    seeds: int
+    mean: dict[str, float]
+    std: dict[str, float]
+    wall_s: float
+
+
+@dataclass(frozen=True)
+class BenchmarkReport:
+    """Everything `hwnas bench` measured."""
+
+    settings: dict[str, Any]
+    front_size: int
+    front_size_valid: int
+    runs: list[RunResult]
+    summaries: list[MethodSummary]
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the report as plain JSON data (results.json)."""
+        return {
+            "settings": self.settings,
+            "true_front_size": self.front_size,
+            "true_front_size_valid": self.front_size_valid,
+            "methods": {s.method: asdict(s) for s in self.summaries},
+            "runs": [asdict(r) for r in self.runs],
+        }
+
+    def markdown(self) -> str:
+        """Return a markdown table: one row per method, mean ± std of each indicator."""
+        header = "| method | seeds | IGD | HV_B | IGD (no degenerate) | HV_B (no degenerate) | wall s/run |"
+        lines = [header, "|---|---|---|---|---|---|---|"]
+        for s in self.summaries:
+            cells = [f"{s.mean[k]:.4f} ± {s.std[k]:.4f}" for k in INDICATORS]
+            lines.append(f"| {s.method} | {s.seeds} | {' | '.join(cells)} | {s.wall_s:.3f} |")
+        return "\n".join(lines)
+
+
+def write_archive_csv(path: Path, records: Sequence[EvaluationRecord], test_acc: np.ndarray) -> None:
+    """One row per evaluated architecture: step, arch_str, predicted score, latency, true test accuracy."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["step", "arch_str", "score", "latency_ms", "test_acc"])
+        for record, accuracy in zip(records, test_acc, strict=True):
+            writer.writerow([record.step, record.arch_str, record.score, record.latency_ms, float(accuracy)])
+
+
+def _summarise(method: str, runs: list[RunResult]) -> MethodSummary:
+    mean, std = {}, {}
+    for key in INDICATORS:
+        values = [getattr(r, key) for r in runs]
+        mean[key] = statistics.fmean(values)
+        std[key] = statistics.stdev(values) if len(values) > 1 else 0.0
+    return MethodSummary(method, len(runs), mean, std, statistics.fmean(r.wall_s for r in runs))
+
+
+def run_benchmark(
+    *,
+    tables: BenchmarkTables,
+    methods: Sequence[str],
+    dataset: str,
+    device: str,
+    budget: int,
+    seeds: int,
+    estimator: str = "oracle-val",
+    partition_axis: str = "conv3",
+    bins: int = 6,
+    out: Path | None = None,
+) -> BenchmarkReport:
+    """Run every method on seeds 0..seeds-1 and score each run; write CSVs and results.json to `out`.
+
+    `partition_axis` and `bins` choose the partitions of `rs-partition`. Every argument is checked
+    before the first run, so bad input fails fast with a UsageError.
+    """
+    dataset_shape(dataset)
+    if not methods:
+        raise UsageError(f"no method given; accepted: {', '.join(SEARCHERS)}")
+    searchers = {name: get_searcher(name) for name in methods}
+    if seeds < 1:
+        raise UsageError(f"--seeds must be at least 1, got {seeds}")
+    latency_model = make_latency_model(device, dataset=dataset, tables=tables)
+    BudgetedEvaluator(make_estimator(estimator, dataset=dataset, tables=tables), latency_model, budget)  # checks both
+    partitioning = make_partitioning(partition_axis, bins=bins, dataset=dataset, tables=tables, device=device)
+    if "rs-partition" in searchers:
+        searchers["rs-partition"] = partial(stratified_random_search.search, partitioning=partitioning)
+    full = true_front(tables, dataset, device)
+    valid = true_front(tables, dataset, device, exclude_degenerate=True)
+    test_acc = tables.accuracy(dataset, "test")
+    runs: list[RunResult] = []
+    summaries: list[MethodSummary] = []
+    for method, searcher in searchers.items():
+        method_runs = []
+        for seed in range(seeds):
+            evaluator = BudgetedEvaluator(
+                make_estimator(estimator, dataset=dataset, tables=tables, seed=seed), latency_model, budget
+            )
+            started = time.perf_counter()
+            records = searcher(evaluator, np.random.default_rng(seed))
+            wall_s = time.perf_counter() - started
+            archs = [r.arch for r in records]
+            scores = {"igd": full.igd(archs), "hv_b": full.hv_b(archs)}
+            scores |= {"igd_valid": valid.igd(archs), "hv_b_valid": valid.hv_b(archs)}
+            method_runs.append(RunResult(method, seed, **scores, evaluated=len(records), wall_s=wall_s))
+            if out is not None:
+                write_archive_csv(out / method / f"seed{seed}.csv", records, test_acc[tables.rows(archs)])
+        runs += method_runs
+        summaries.append(_summarise(method, method_runs))
+    settings = {
+        "methods": list(methods), "dataset": dataset, "device": device, "budget": budget, "seeds": seeds,
+        "estimator": estimator, "partition_axis": partition_axis, "bins": bins,
+    }  # fmt: skip
+    report = BenchmarkReport(settings, len(full.rows), len(valid.rows), runs, summaries)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "results.json").write_text(json.dumps(report.to_json(), indent=2) + "\n")
+    return report
