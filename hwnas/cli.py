@@ -1,5 +1,7 @@
-"""The `hwnas` command line. Each verb lives in its own module under `hwnas.commands` and mirrors a
-Python function; this file only parses, dispatches, and turns user errors into one line and exit code 2.
+"""The `hwnas` command line.
+
+Each verb lives in its own module under `hwnas.commands` and mirrors a Python function; this file only
+parses, dispatches, and turns user errors into one line and exit code 2.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import NoReturn
 from hwnas.errors import UsageError
 
 # Modules under hwnas.commands, each exposing `register(subparsers)`; the parser it adds sets `handler`.
-COMMAND_MODULES = ("bench",)
+COMMAND_MODULES = ("bench", "run", "llm", "runs", "trace", "report", "export")
 
 
 class _OneLineParser(argparse.ArgumentParser):

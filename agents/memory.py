@@ -1,0 +1,59 @@
+"""The heuristic-memory agent: turns the round's evidence into knowledge-base updates.
+
+It reads single-edge edit evidence (see `hwnas.tools.evidence`) and the current heuristics, and
+proposes to add, revise or retire heuristics. A heuristic is a checkable statement: an edit (from op,
+to op, on one edge or any), its direction of effect on accuracy and on latency, plus a sentence. The
+Coordinator keeps only what the evidence supports, re-checks kept heuristics every round, and the
+knowledge base is versioned per round; the Generator's prompt is rebuilt from it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from hwnas.graph.context import Context
+from hwnas.graph.state import SearchState
+from hwnas.llm import LLMError
+from hwnas.prompts import render
+from hwnas.tools.evidence import edit_effects, summarise
+from hwnas.tools.knowledge import KnowledgeUpdate, apply_update, heuristic_lines, update_schema
+
+AGENT = "memory"
+
+
+def memory_messages(state: SearchState, ctx: Context) -> list[tuple[str, str]]:
+    """The system and user messages for one memory call."""
+    evidence = summarise(edit_effects(state.get("archive", [])))
+    user = render(
+        "memory",
+        space=render("space"),
+        dataset=ctx.settings.dataset,
+        device=ctx.settings.device,
+        evidence="\n".join(evidence) or "(no single-edge edits observed yet)",
+        knowledge="\n".join(heuristic_lines(state.get("knowledge", {}))) or "(empty)",
+    )
+    return [("system", "You distil design rules from experiments. Answer in JSON."), ("user", user)]
+
+
+def memory_node(state: SearchState, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Propose knowledge-base updates and keep those the Coordinator finds supported."""
+    ctx = runtime.context
+    round_number = state.get("round", 0)
+    knowledge = state.get("knowledge", {"version": 0, "heuristics": [], "history": []})
+    if not ctx.settings.use_knowledge:
+        return {}
+    try:
+        update = ctx.llm.structured(
+            agent=AGENT,
+            messages=memory_messages(state, ctx),
+            schema=update_schema([h["id"] for h in knowledge.get("heuristics", [])]),
+            context={"round": round_number},
+        )
+    except LLMError as error:
+        ctx.trace.write("decision", agent=AGENT, round=round_number, outcome="failed", error=str(error))
+        update = KnowledgeUpdate()
+    new_knowledge, changes = apply_update(knowledge, update, list(state.get("archive", [])), round_number)
+    ctx.trace.write("decision", agent=AGENT, round=round_number, proposed=update.model_dump(), **changes)
+    return {"knowledge": new_knowledge}

@@ -1,0 +1,217 @@
+"""The Navigator agent (stateful): reads the search history and sets each round's plan.
+
+Its state is the graph's: the log of its own past plans, what each produced, per-partition coverage
+and front trends, and the knowledge base. It answers which partitions to work on, how many candidates
+each gets and a strategy per partition. A guardrail against exploration bias then gives every
+partition that has not stabilised at least one slot, whatever the model said, and traces the override.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Literal
+
+from langgraph.runtime import Runtime
+from pydantic import BaseModel, Field, create_model
+
+from hwnas.graph.context import Context, RunSettings
+from hwnas.graph.state import Evaluated, Parent, PartitionTask, SearchState
+from hwnas.llm import LLMError
+from hwnas.pareto import non_dominated_records
+from hwnas.prompts import render
+from hwnas.tools.knowledge import heuristic_lines
+
+AGENT = "navigator"
+
+Strategy = Literal["explore", "exploit", "repair"]
+
+
+MAX_SLOTS_PER_PARTITION = 12
+
+
+class PartitionOrder(BaseModel):
+    """Slots and strategy for one partition this round."""
+
+    candidates: int = Field(ge=0)
+    strategy: Strategy
+    note: str = Field(default="", max_length=80)
+
+
+class NavigatorPlan(BaseModel):
+    """The Navigator's structured answer: a summary, then one `partition_<i>` order per active partition."""
+
+    summary: str = Field(default="", max_length=160)
+
+    def orders(self) -> dict[int, PartitionOrder]:
+        """The orders by partition index."""
+        return {
+            int(name.removeprefix("partition_")): value
+            for name, value in self
+            if name.startswith("partition_") and isinstance(value, PartitionOrder)
+        }
+
+
+def plan_schema(active: list[int]) -> type[NavigatorPlan]:
+    """`NavigatorPlan` with exactly one order field per active partition, slots as a bounded choice.
+
+    Constrained decoding then answers every partition once and only those; a small model needs that.
+    """
+    order = create_model(
+        "PartitionOrder",
+        __base__=PartitionOrder,
+        candidates=(Literal.__getitem__(tuple(range(MAX_SLOTS_PER_PARTITION + 1))), ...),
+    )
+    fields: dict[str, Any] = {f"partition_{p}": (order, ...) for p in sorted(active)}
+    return create_model("NavigatorPlan", __base__=NavigatorPlan, **fields)
+
+
+def apply_guardrail(
+    orders: dict[int, PartitionOrder], active: list[int], round_size: int, budget_left: int
+) -> tuple[dict[int, PartitionOrder], list[str]]:
+    """Clip the plan to the budget and give each active (not yet stable) partition at least one slot.
+
+    Returns the final orders by partition and a line per override, for the trace.
+    """
+    overrides: list[str] = []
+    final: dict[int, PartitionOrder] = {}
+    for partition, order in orders.items():
+        if partition not in active:
+            overrides.append(f"dropped partition {partition}: stable or unknown")
+        elif order.candidates > 0:
+            final[partition] = order
+    for partition in active:
+        if partition not in final:
+            final[partition] = PartitionOrder(candidates=1, strategy="explore", note="guardrail")
+            overrides.append(f"partition {partition} got no slot: gave it 1 (explore)")
+    cap = min(budget_left, max(round_size, len(active)))
+    asked = sum(o.candidates for o in final.values())
+    while sum(o.candidates for o in final.values()) > cap:
+        partition, largest = max(final.items(), key=lambda item: (item[1].candidates, -item[0]))
+        if largest.candidates == 1:
+            # Fewer slots than partitions: keep the partitions with the fewest evaluations (first in `active`).
+            drop = next(p for p in reversed(active) if p in final)
+            del final[drop]
+            overrides.append(f"budget left {budget_left}: no slot for partition {drop} this round")
+            continue
+        final[partition] = largest.model_copy(update={"candidates": largest.candidates - 1})
+    if asked > cap:
+        overrides.append(f"trimmed {asked - cap} slot(s) to fit round size {round_size} and budget left {budget_left}")
+    return final, overrides
+
+
+def uniform_orders(active: list[int], round_size: int) -> dict[int, PartitionOrder]:
+    """The ablation without a Navigator: the round's slots split evenly over active partitions."""
+    share, extra = divmod(round_size, max(len(active), 1))
+    return {
+        p: PartitionOrder(candidates=max(1, share + (i < extra)), strategy="explore")
+        for i, p in enumerate(sorted(active))
+    }
+
+
+def select_parents(archive: list[Evaluated], partition: int, k: int) -> list[Parent]:
+    """The partition's front (best score first), then its best-scoring others, up to k parents."""
+    members = [r for r in archive if r["partition"] == partition]
+    front = sorted(non_dominated_records(members), key=lambda r: -r["score"])
+    rest = sorted((r for r in members if r not in front), key=lambda r: -r["score"])
+    return [Parent(arch=r["arch"], score=r["score"], latency_ms=r["latency_ms"]) for r in (front + rest)[:k]]
+
+
+def _partition_table(state: SearchState, ctx: Context) -> str:
+    counts = Counter(r["partition"] for r in state.get("archive", []))
+    lines = []
+    for part in ctx.partitioning.partitions:
+        progress = state.get("progress", {}).get(part.index)
+        hv = progress["hv_history"] if progress else []
+        trend = " -> ".join(f"{v:.3f}" for v in hv[-3:]) or "n/a"
+        front = non_dominated_records([r for r in state.get("archive", []) if r["partition"] == part.index])
+        stable = "yes" if progress and progress["stable"] else "no"
+        lines.append(f"{part.index}: {part.description} | {counts[part.index]} | {len(front)} | {trend} | {stable}")
+    return "\n".join(lines)
+
+
+def _history(state: SearchState) -> str:
+    archive = state.get("archive", [])
+    lines = []
+    for entry in state.get("navigator_log", [])[-4:]:
+        done = Counter(r["partition"] for r in archive if r["round"] == entry["round"])
+        parts = ", ".join(
+            f"p{p} {o['strategy']} {o['candidates']} -> {done[int(p)]} evaluated" for p, o in entry["orders"].items()
+        )
+        lines.append(f"round {entry['round']}: {entry['summary'] or '-'}; {parts}")
+    return "\n".join(lines) or "(first round)"
+
+
+def navigator_messages(state: SearchState, ctx: Context, budget_left: int) -> list[tuple[str, str]]:
+    """The system and user messages for one Navigator call."""
+    settings = ctx.settings
+    user = render(
+        "navigator",
+        space=render("space"),
+        dataset=settings.dataset,
+        device=settings.device,
+        budget_left=budget_left,
+        round=state.get("round", 0) + 1,
+        round_size=settings.round_size,
+        partitions=_partition_table(state, ctx),
+        history=_history(state),
+        knowledge="\n".join(heuristic_lines(state.get("knowledge", {}))) or "(none yet)",
+    )
+    return [("system", "You plan a neural architecture search. Answer in JSON."), ("user", user)]
+
+
+def active_partitions(state: SearchState, ctx: Context) -> list[int]:
+    """Partitions that have not stabilised, fewest evaluations first (ties by index)."""
+    counts = Counter(r["partition"] for r in state.get("archive", []))
+    progress = state.get("progress", {})
+    active = [p.index for p in ctx.partitioning.partitions if not (p.index in progress and progress[p.index]["stable"])]
+    return sorted(active, key=lambda p: (counts[p], p))
+
+
+def navigator_node(state: SearchState, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Plan the next round and build one `PartitionTask` per partition that gets slots."""
+    ctx = runtime.context
+    settings: RunSettings = ctx.settings
+    round_number = state.get("round", 0) + 1
+    budget_left = settings.budget - len(state.get("archive", []))
+    active = active_partitions(state, ctx)
+    plan = NavigatorPlan(summary="uniform split (no Navigator)")
+    asked = uniform_orders(active, settings.round_size)
+    if settings.use_navigator:
+        try:
+            plan = ctx.llm.structured(
+                agent=AGENT,
+                messages=navigator_messages(state, ctx, budget_left),
+                schema=plan_schema(active),
+                context={"round": round_number},
+            )
+            asked = plan.orders()
+        except LLMError as error:
+            ctx.trace.write("decision", agent=AGENT, round=round_number, outcome="failed", error=str(error))
+            plan, asked = NavigatorPlan(summary="Navigator failed; guardrail allocation"), {}
+    orders, overrides = apply_guardrail(asked, active, settings.round_size, budget_left)
+    if overrides:
+        ctx.trace.write("guardrail", agent=AGENT, round=round_number, overrides=overrides)
+    knowledge = heuristic_lines(state.get("knowledge", {})) if settings.use_knowledge else []
+    tasks = {
+        p: PartitionTask(
+            round=round_number,
+            attempt=0,
+            partition=p,
+            slots=o.candidates,
+            strategy=o.strategy,
+            note=o.note,
+            parents=select_parents(state.get("archive", []), p, settings.parents_per_prompt),
+            heuristics=knowledge,
+            rejections=[],
+        )
+        for p, o in sorted(orders.items())
+    }
+    log = {
+        "round": round_number,
+        "summary": plan.summary,
+        "orders": {
+            str(p): {"candidates": o.candidates, "strategy": o.strategy, "note": o.note} for p, o in orders.items()
+        },
+    }
+    ctx.trace.write("decision", agent=AGENT, round=round_number, plan=plan.model_dump(), final=log["orders"])
+    return {"round": round_number, "attempt": 0, "plan": tasks, "navigator_log": [log]}

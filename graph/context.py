@@ -1,0 +1,86 @@
+"""Run settings (`RunSettings`, plain and serialisable) and the run `Context` handed to every node.
+
+LangGraph passes the context to nodes through `Runtime[Context]`; it is never checkpointed, so it may
+hold live services (the LLM client, the Coordinator's tools, the trace writer). Everything that decides
+*what* a run does lives in `RunSettings`, which is saved beside the run so that resuming a run name with
+different settings can be refused with the list of differences.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING, Any
+
+from hwnas.errors import UsageError
+
+if TYPE_CHECKING:  # the services import the graph's types themselves
+    from hwnas.llm import LLMClient
+    from hwnas.partition import Partitioning
+    from hwnas.tools.coordinator import Coordinator
+    from hwnas.trace import TraceWriter
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything that determines a search; two runs with equal settings and replies are identical."""
+
+    dataset: str = "cifar10"
+    device: str = "fpga"
+    estimator: str = "zc"
+    budget: int = 120
+    partition_axis: str = "conv3"
+    partition_bins: int = 6
+    seed: int = 0
+    llm: str = "embedded"
+    round_size: int = 24
+    """Candidate slots the Navigator distributes per round (the guardrail may add a few)."""
+    init_per_partition: int = 2
+    """Random architectures evaluated per partition before the first round, as parents to start from."""
+    parents_per_prompt: int = 4
+    max_retries: int = 2
+    """How many times a Generator is sent back with the Coordinator's rejection reasons in one round."""
+    max_rounds: int = 30
+    stable_eps: float = 0.01
+    """A partition is stable when its front's hypervolume grows by less than this (relative) ..."""
+    stable_window: int = 2
+    """... for this many consecutive rounds."""
+    use_knowledge: bool = True
+    use_navigator: bool = True
+
+    def __post_init__(self) -> None:
+        for name, low in (
+            ("budget", 1),
+            ("round_size", 1),
+            ("max_rounds", 1),
+            ("stable_window", 1),
+            ("partition_bins", 1),
+            ("init_per_partition", 1),
+            ("parents_per_prompt", 1),
+        ):
+            if getattr(self, name) < low:
+                raise UsageError(f"{name.replace('_', '-')} must be at least {low}, got {getattr(self, name)}")
+        if self.stable_eps < 0:
+            raise UsageError(f"eps must be non-negative, got {self.stable_eps}")
+
+    def as_dict(self) -> dict[str, Any]:
+        """The settings as a JSON-ready dict."""
+        return asdict(self)
+
+    def differences(self, saved: dict[str, Any]) -> list[str]:
+        """`name: saved -> now` for every setting that differs from a saved run's settings."""
+        return [
+            f"{f.name}: {saved.get(f.name)!r} -> {getattr(self, f.name)!r}"
+            for f in fields(self)
+            if saved.get(f.name) != getattr(self, f.name)
+        ]
+
+
+@dataclass
+class Context:
+    """What every node may use: the settings and the live services of this process."""
+
+    settings: RunSettings
+    llm: LLMClient
+    coordinator: Coordinator
+    partitioning: Partitioning
+    trace: TraceWriter

@@ -1,0 +1,99 @@
+"""The stop test: per-partition front hypervolume over rounds, and when the whole search ends.
+
+Scores of a zero-cost predictor have no natural scale, so each partition's hypervolume is measured in
+a frame fixed the first time the partition is assessed: its score and latency ranges then, widened by
+half a range on each side. Within that frame the front's hypervolume can only grow, and a partition is
+stable once it has grown by less than `stable_eps` (relative) for `stable_window` consecutive rounds
+in which it got new evaluations (a round that tried nothing there is no evidence either way).
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, Literal
+
+import numpy as np
+from langgraph.graph import END
+from langgraph.runtime import Runtime
+from pymoo.indicators.hv import HV
+
+from hwnas.graph.context import Context
+from hwnas.graph.state import Evaluated, PartitionProgress, SearchState
+
+AGENT = "coordinator"
+
+
+def frame_for(records: list[Evaluated]) -> list[float]:
+    """[score low, score high, latency low, latency high], widened by half a range on each side."""
+    scores = [r["score"] for r in records]
+    latencies = [r["latency_ms"] for r in records]
+    frame = []
+    for low, high in ((min(scores), max(scores)), (min(latencies), max(latencies))):
+        margin = 0.5 * (high - low) or 0.1 * abs(high) or 1.0
+        frame += [low - margin, high + margin]
+    return frame
+
+
+def front_hypervolume(records: list[Evaluated], frame: list[float]) -> float:
+    """Hypervolume of the records (maximise score, minimise latency) in the frame, reference (1, 1)."""
+    if not records:
+        return 0.0
+    s_low, s_high, l_low, l_high = frame
+    points = np.array(
+        [[(s_high - r["score"]) / (s_high - s_low), (r["latency_ms"] - l_low) / (l_high - l_low)] for r in records]
+    )
+    return float(HV(ref_point=np.array([1.0, 1.0]))(np.clip(points, 0.0, 1.0)))
+
+
+def is_stable(history: list[float], eps: float, window: int) -> bool:
+    """The last `window` rounds each grew the hypervolume by less than `eps`, relative."""
+    if len(history) <= window:
+        return False
+    recent = history[-window - 1 :]
+    return all((b - a) < eps * max(a, 1e-12) for a, b in itertools.pairwise(recent))
+
+
+def assess_node(state: SearchState, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Update every partition's hypervolume history and decide whether the search is over."""
+    ctx = runtime.context
+    settings = ctx.settings
+    archive = state.get("archive", [])
+    progress: dict[int, PartitionProgress] = dict(state.get("progress", {}))
+    for part in ctx.partitioning.partitions:
+        members = [r for r in archive if r["partition"] == part.index]
+        if not members:
+            continue
+        previous = progress.get(part.index)
+        if previous and previous["evaluated"] == len(members):
+            continue  # nothing new was tried here: no evidence that the front stopped improving
+        frame = previous["frame"] if previous else frame_for(members)
+        history = [*(previous["hv_history"] if previous else []), front_hypervolume(members, frame)]
+        progress[part.index] = PartitionProgress(
+            frame=frame,
+            hv_history=history,
+            evaluated=len(members),
+            stable=is_stable(history, settings.stable_eps, settings.stable_window),
+        )
+    round_number = state.get("round", 0)
+    stop_reason = ""
+    if len(archive) >= settings.budget:
+        stop_reason = "budget spent"
+    elif len(progress) == len(ctx.partitioning.partitions) and all(p["stable"] for p in progress.values()):
+        stop_reason = "every partition is stable"
+    elif round_number >= settings.max_rounds:
+        stop_reason = "round cap reached"
+    ctx.trace.write(
+        "decision",
+        agent=AGENT,
+        round=round_number,
+        step="stop_test",
+        hypervolume={str(p): v["hv_history"][-1] for p, v in progress.items()},
+        stable=[p for p, v in progress.items() if v["stable"]],
+        stop_reason=stop_reason,
+    )
+    return {"progress": progress, "stop_reason": stop_reason}
+
+
+def route_after_assess(state: SearchState) -> Literal["navigator", "__end__"]:
+    """Another round, or the end of the search."""
+    return END if state.get("stop_reason") else "navigator"

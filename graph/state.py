@@ -1,0 +1,91 @@
+"""The graph state: plain, JSON-ready TypedDicts so that every checkpoint can be read and resumed.
+
+Reducers say how parallel branches merge: the run archive and the Navigator's log only grow; the
+per-attempt `proposals` accumulator collects what the Generator branches return and is cleared by the
+Coordinator once it has judged them (`CLEAR`).
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any, Literal, TypedDict
+
+CLEAR: Literal["clear"] = "clear"
+
+
+def extend_or_clear(current: list[Any], update: list[Any] | Literal["clear"]) -> list[Any]:
+    """Append a branch's items, or empty the list when a node returns `CLEAR`."""
+    return [] if update == CLEAR else current + update
+
+
+class Evaluated(TypedDict):
+    """One architecture the Coordinator evaluated (charged once against the budget)."""
+
+    arch: str
+    key: str
+    partition: int
+    score: float
+    latency_ms: float
+    round: int
+    operator: str
+    """`init` (random start), `mutation` or `crossover`."""
+    parents: list[str]
+    rationale: str
+
+
+class Proposal(TypedDict):
+    """A child a Generator proposed, not yet judged by the Coordinator."""
+
+    partition: int
+    arch: str
+    operator: str
+    parents: list[str]
+    rationale: str
+
+
+class Parent(TypedDict):
+    """A parent shown to a Generator, with the Coordinator's measurements of it."""
+
+    arch: str
+    score: float
+    latency_ms: float
+
+
+class PartitionTask(TypedDict):
+    """Everything one Generator branch sees: strategy, heuristics, the partition and a few parents."""
+
+    round: int
+    attempt: int
+    partition: int
+    slots: int
+    strategy: str
+    note: str
+    parents: list[Parent]
+    heuristics: list[str]
+    rejections: list[str]
+
+
+class PartitionProgress(TypedDict):
+    """Front hypervolume per round inside one partition, in a frame fixed when it is first measured."""
+
+    frame: list[float]
+    hv_history: list[float]
+    """One value per round in which the partition got new evaluations."""
+    evaluated: int
+    stable: bool
+
+
+class SearchState(TypedDict, total=False):
+    """The whole search: what was evaluated, what is known, and where the current round stands."""
+
+    round: int
+    attempt: int
+    plan: dict[int, PartitionTask]
+    """This round's task per active partition (slots still open are updated by the Coordinator)."""
+    proposals: Annotated[list[Proposal], extend_or_clear]
+    archive: Annotated[list[Evaluated], operator.add]
+    knowledge: dict[str, Any]
+    """`{"version": round, "heuristics": [...], "history": [per-round changes]}`."""
+    navigator_log: Annotated[list[dict[str, Any]], operator.add]
+    progress: dict[int, PartitionProgress]
+    stop_reason: str

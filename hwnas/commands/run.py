@@ -1,0 +1,73 @@
+"""`hwnas run`: the agent search (Navigator, Generator, heuristic memory, Coordinator) on one device.
+
+Python equivalent: `hwnas.graph.runner.run_search(RunSettings(...), name=..., out=...)`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from hwnas.benchmark import BenchmarkTables
+from hwnas.graph.context import RunSettings
+from hwnas.graph.runner import run_search
+from hwnas.partition import AXES
+
+
+def register(subparsers: Any) -> None:
+    """Add the `run` sub-command."""
+    defaults = RunSettings()
+    parser = subparsers.add_parser("run", help="run (or resume) the agent search", description=__doc__)
+    parser.add_argument("--llm", default=defaults.llm, help="provider spec: embedded, openai:MODEL, "
+                        "openai-compatible:MODEL, replay:TRACE.jsonl, or any init_chat_model provider:model")
+    parser.add_argument("--base-url", help="server URL for openai-compatible providers")
+    parser.add_argument("--dataset", default=defaults.dataset, help="cifar10, cifar100 or imagenet16")
+    parser.add_argument("--device", help="latency device (default: fpga with benchmark data, else local-cpu)")
+    parser.add_argument("--estimator", default=defaults.estimator, help="accuracy estimator (default: zc)")
+    parser.add_argument("--budget", type=int, default=defaults.budget, help="distinct architectures to evaluate")
+    parser.add_argument("--partition-axis", default=defaults.partition_axis, choices=AXES)
+    parser.add_argument("--bins", type=int, default=defaults.partition_bins, help="bins for quantile axes")
+    parser.add_argument("--round-size", type=int, default=defaults.round_size, help="candidate slots per round")
+    parser.add_argument("--max-rounds", type=int, default=defaults.max_rounds)
+    parser.add_argument("--eps", type=float, default=defaults.stable_eps, help="relative HV gain below which ...")
+    parser.add_argument("--window", type=int, default=defaults.stable_window, help="... for this many rounds = stable")
+    parser.add_argument("--no-knowledge", action="store_true", help="ablation: no heuristic-memory agent")
+    parser.add_argument("--no-navigator", action="store_true", help="ablation: split slots uniformly")
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--name", default="run", help="run name; running a name again resumes it")
+    parser.add_argument("--out", type=Path, default=Path("runs"), help="folder holding runs")
+    parser.add_argument("--data", help="shared data folder (default: HWNAS_DATA)")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.set_defaults(handler=run_command)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Resolve defaults that depend on the data, run the search, print its summary."""
+    device = args.device
+    if device is None:
+        device = "fpga" if BenchmarkTables.load(args.data, required=False) is not None else "local-cpu"
+        if device == "local-cpu":
+            print("no benchmark data (--data/HWNAS_DATA): searching for this machine's CPU with measured latency",
+                  file=sys.stderr)
+    settings = RunSettings(
+        dataset=args.dataset, device=device, estimator=args.estimator, budget=args.budget,
+        partition_axis=args.partition_axis, partition_bins=args.bins, seed=args.seed, llm=args.llm,
+        round_size=args.round_size, max_rounds=args.max_rounds, stable_eps=args.eps, stable_window=args.window,
+        use_knowledge=not args.no_knowledge, use_navigator=not args.no_navigator,
+    )
+    summary = run_search(settings, name=args.name, out=args.out, data=args.data, base_url=args.base_url)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        true = summary.get("true", {})
+        quality = f" | true IGD {true['igd']:.4f} HV_B {true['hv_b']:.4f}" if true else ""
+        print(
+            f"{args.name}: {summary['budget_used']} evaluated in {summary['rounds']} rounds "
+            f"({summary['stop_reason']}), "
+            f"front {summary['front_size']}, {summary['llm_calls']} LLM calls, {summary['wall_s']:.0f} s{quality}\n"
+            f"outputs in {args.out / args.name}"
+        )
+    return 0

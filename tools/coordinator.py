@@ -1,0 +1,192 @@
+"""The Coordinator: a deterministic node whose tools check, cost and score candidates.
+
+Its three tools are LangChain tools, so a tool-calling model could use them too; the graph's
+Coordinator node calls them itself, in this order, for every proposal:
+
+- `check_validity`: structure (a legal cell whose output is reachable), partition membership, and
+  duplicates by canonical key against everything the run has evaluated or accepted;
+- `lookup_latency`: any `LatencyModel` (benchmark table or on-device measurement);
+- `score_proxy`: any `Estimator` (default: the zero-cost predictor `zc`).
+
+The budget is charged only for distinct evaluated architectures; rejected proposals go back to their
+Generator with the reasons, for a bounded number of retries per round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Literal
+
+import numpy as np
+from langchain_core.tools import BaseTool, StructuredTool
+from langgraph.runtime import Runtime
+from langgraph.types import Send
+
+from hwnas.errors import UsageError
+from hwnas.evaluation import Estimator, LatencyModel
+from hwnas.graph.context import Context
+from hwnas.graph.state import CLEAR, Evaluated, PartitionTask, Proposal, SearchState
+from hwnas.partition import Partitioning
+from hwnas.space import Architecture
+
+AGENT = "coordinator"
+
+
+class Coordinator:
+    """Holds the run's estimator, latency model and partitioning, and the keys already taken."""
+
+    def __init__(self, estimator: Estimator, latency_model: LatencyModel, partitioning: Partitioning) -> None:
+        self.estimator = estimator
+        self.latency_model = latency_model
+        self.partitioning = partitioning
+        self.taken_keys: set[str] = set()
+        self.tools: dict[str, BaseTool] = {
+            tool.name: tool
+            for tool in (
+                StructuredTool.from_function(self.check_validity),
+                StructuredTool.from_function(self.lookup_latency),
+                StructuredTool.from_function(self.score_proxy),
+            )
+        }
+
+    def check_validity(self, arch: str, partition: int) -> str:
+        """Check a candidate cell: returns "ok", or the reason it is rejected.
+
+        Args:
+            arch: the NAS-Bench-201 cell string `|op~0|+|op~0|op~1|+|op~0|op~1|op~2|`.
+            partition: the index of the partition the candidate must belong to.
+        """
+        try:
+            candidate = Architecture.parse(arch)
+        except UsageError as error:
+            return f"malformed: {error}"
+        if not candidate.is_valid:
+            return "broken cell: the output node is cut off from the input"
+        actual = self.partitioning.assign(candidate)
+        if actual != partition:
+            return f"outside partition {partition} (it belongs to partition {actual})"
+        if candidate.canonical_key in self.taken_keys:
+            return "duplicate: computes the same function as an architecture already evaluated"
+        return "ok"
+
+    def lookup_latency(self, archs: list[str]) -> list[float]:
+        """Latency in milliseconds of each cell on the run's device.
+
+        Args:
+            archs: NAS-Bench-201 cell strings.
+        """
+        return [float(v) for v in self.latency_model.latency_ms([Architecture.parse(a) for a in archs])]
+
+    def score_proxy(self, archs: list[str]) -> list[float]:
+        """Predicted accuracy score of each cell (higher is better) from the run's estimator.
+
+        Args:
+            archs: NAS-Bench-201 cell strings.
+        """
+        return [float(v) for v in self.estimator.predict([Architecture.parse(a) for a in archs])]
+
+    def remember(self, archs: Iterable[str]) -> None:
+        """Mark architectures (and everything isomorphic to them) as taken."""
+        self.taken_keys.update(Architecture.parse(a).canonical_key for a in archs)
+
+
+def evaluate(ctx: Context, proposals: list[Proposal], round_number: int) -> list[Evaluated]:
+    """Cost and score accepted proposals through the Coordinator's tools, tracing each tool call."""
+    if not proposals:
+        return []
+    tools = ctx.coordinator.tools
+    archs = [p["arch"] for p in proposals]
+    latencies = tools["lookup_latency"].invoke({"archs": archs})
+    scores = tools["score_proxy"].invoke({"archs": archs})
+    ctx.trace.write(
+        "tool_call",
+        agent=AGENT,
+        round=round_number,
+        tool="lookup_latency+score_proxy",
+        results=[
+            {"arch": a, "latency_ms": lat, "score": s} for a, lat, s in zip(archs, latencies, scores, strict=True)
+        ],
+    )
+    return [
+        Evaluated(
+            arch=p["arch"],
+            key=Architecture.parse(p["arch"]).canonical_key,
+            partition=p["partition"],
+            score=s,
+            latency_ms=lat,
+            round=round_number,
+            operator=p["operator"],
+            parents=p["parents"],
+            rationale=p["rationale"],
+        )
+        for p, s, lat in zip(proposals, scores, latencies, strict=True)
+    ]
+
+
+def initialise_node(state: SearchState, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Round 0: evaluate a few random architectures per partition, so every Generator has parents."""
+    ctx = runtime.context
+    settings = ctx.settings
+    per_partition = min(settings.init_per_partition, settings.budget // len(ctx.partitioning.partitions))
+    ctx.coordinator.remember(r["arch"] for r in state.get("archive", []))
+    proposals: list[Proposal] = []
+    for part in ctx.partitioning.partitions:
+        rng = np.random.default_rng([settings.seed, part.index])
+        for _ in range(100 * per_partition):
+            if sum(p["partition"] == part.index for p in proposals) == per_partition:
+                break
+            arch = str(ctx.partitioning.sample(part.index, rng))
+            if ctx.coordinator.check_validity(arch, part.index) == "ok":
+                ctx.coordinator.remember([arch])
+                proposals.append(Proposal(partition=part.index, arch=arch, operator="init", parents=[], rationale=""))
+    records = evaluate(ctx, proposals, 0)
+    ctx.trace.write("decision", agent=AGENT, round=0, evaluated=len(records), note="random start per partition")
+    return {"round": 0, "archive": records, "knowledge": {"version": 0, "heuristics": [], "history": []}}
+
+
+def coordinator_node(state: SearchState, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Judge this attempt's proposals, evaluate the accepted ones, and note what each partition still needs."""
+    ctx = runtime.context
+    round_number, attempt = state["round"], state.get("attempt", 0)
+    archive = state.get("archive", [])
+    ctx.coordinator.taken_keys.clear()
+    ctx.coordinator.remember(r["arch"] for r in archive)
+    budget_left = ctx.settings.budget - len(archive)
+    plan = {p: dict(task) for p, task in state["plan"].items()}
+    accepted: list[Proposal] = []
+    rejections: dict[int, list[str]] = {p: [] for p in plan}
+    for proposal in state.get("proposals", []):
+        part = proposal["partition"]
+        verdict = ctx.coordinator.tools["check_validity"].invoke({"arch": proposal["arch"], "partition": part})
+        if verdict == "ok" and (plan[part]["slots"] == 0 or len(accepted) >= budget_left):
+            verdict = "no slot left in this round"
+        if verdict == "ok":
+            ctx.coordinator.remember([proposal["arch"]])
+            plan[part]["slots"] -= 1
+            accepted.append(proposal)
+        else:
+            rejections[part].append(f"{proposal['arch']}: {verdict}")
+    records = evaluate(ctx, accepted, round_number)
+    ctx.trace.write(
+        "decision",
+        agent=AGENT,
+        round=round_number,
+        attempt=attempt,
+        accepted=[p["arch"] for p in accepted],
+        rejected={str(p): r for p, r in rejections.items() if r},
+        budget_used=len(archive) + len(records),
+    )
+    for part, reasons in rejections.items():
+        plan[part]["rejections"] = reasons
+        plan[part]["attempt"] = attempt + 1
+    return {"archive": records, "proposals": CLEAR, "plan": plan, "attempt": attempt + 1}
+
+
+def route_after_coordinator(state: SearchState, runtime: Runtime[Context]) -> list[Send] | Literal["memory"]:
+    """Send partitions that still have open slots back to their Generator, within the retry bound."""
+    ctx = runtime.context
+    budget_left = ctx.settings.budget - len(state.get("archive", []))
+    if state.get("attempt", 0) > ctx.settings.max_retries or budget_left <= 0:
+        return "memory"
+    retry: list[PartitionTask] = [t for t in state["plan"].values() if t["slots"] > 0]
+    return [Send("generator", task) for task in retry] or "memory"

@@ -1,0 +1,123 @@
+"""The knowledge base of design heuristics, and the Coordinator's check of proposed updates.
+
+A heuristic is a checkable statement: an edit (from op, to op, on one edge or any), its direction of
+effect on accuracy and on latency, and a sentence. The heuristic-memory agent proposes updates as
+`KnowledgeUpdate`; `apply_update` keeps only what the archive's edit evidence supports, re-checks the
+heuristics already kept, and versions the knowledge base per round.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, create_model
+
+from hwnas.space import OpName
+from hwnas.tools.evidence import edit_effects, matching, support
+
+MIN_EVIDENCE = 3
+MIN_AGREEMENT = 0.6
+
+
+class HeuristicStatement(BaseModel):
+    """An edit and its claimed effect: `from_op` (or any) -> `to_op` on `edge` (-1 = any edge)."""
+
+    from_op: OpName | Literal["any"]
+    to_op: OpName
+    edge: Literal[-1, 0, 1, 2, 3, 4, 5]
+    accuracy: Literal["up", "down"]
+    latency: Literal["up", "down"]
+    text: str = Field(max_length=120)
+
+
+class KnowledgeAction(BaseModel):
+    """Add a heuristic, revise the heuristic `target_id`, or retire it."""
+
+    action: Literal["add", "revise", "retire"]
+    target_id: int = Field(default=0, ge=0)
+    heuristic: HeuristicStatement
+
+
+class KnowledgeUpdate(BaseModel):
+    """The memory agent's structured answer."""
+
+    actions: list[KnowledgeAction] = Field(default_factory=list, max_length=4)
+
+
+def update_schema(heuristic_ids: list[int], max_actions: int = 3) -> type[KnowledgeUpdate]:
+    """`KnowledgeUpdate` narrowed for constrained decoding: every field required, ids that exist (0 = new)."""
+    action = create_model(
+        "KnowledgeAction",
+        __base__=KnowledgeAction,
+        target_id=(Literal.__getitem__((0, *heuristic_ids)), ...),
+    )
+    return create_model(
+        "KnowledgeUpdate",
+        __base__=KnowledgeUpdate,
+        actions=(list[action], Field(min_length=1, max_length=max_actions)),  # type: ignore[valid-type]
+    )
+
+
+def apply_update(
+    knowledge: dict[str, Any], update: KnowledgeUpdate, archive: list[dict[str, Any]], round_number: int
+) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """The Coordinator's check: apply the actions the evidence supports and re-check kept heuristics.
+
+    Returns the new knowledge base (version = round) and the round's changes, rejected actions included
+    with their reasons.
+    """
+    effects = edit_effects(archive)
+    heuristics = {h["id"]: dict(h) for h in knowledge.get("heuristics", [])}
+    next_id = max(heuristics, default=0) + 1
+    changes: dict[str, list[Any]] = {"added": [], "revised": [], "retired": [], "rejected": []}
+
+    def checked(statement: HeuristicStatement) -> tuple[dict[str, Any] | None, str]:
+        cases = matching(effects, statement.from_op, statement.to_op, statement.edge)
+        backing = support(cases, statement.accuracy, statement.latency)
+        if not backing.holds(MIN_EVIDENCE, MIN_AGREEMENT):
+            return None, (
+                f"evidence {backing.count} case(s), accuracy {statement.accuracy} in "
+                f"{backing.accuracy_agreement:.0%}, latency {statement.latency} in {backing.latency_agreement:.0%}"
+            )
+        return {**statement.model_dump(), "evidence": backing.count}, ""
+
+    for action in update.actions:
+        if action.action == "retire":
+            if heuristics.pop(action.target_id, None) is None:
+                changes["rejected"].append({"action": "retire", "id": action.target_id, "reason": "no such heuristic"})
+            else:
+                changes["retired"].append({"id": action.target_id, "reason": "memory agent"})
+            continue
+        if action.action == "revise" and action.target_id not in heuristics:
+            changes["rejected"].append({"action": "revise", "id": action.target_id, "reason": "no such heuristic"})
+            continue
+        heuristic, reason = checked(action.heuristic)
+        if heuristic is None:
+            changes["rejected"].append({"action": action.action, **action.heuristic.model_dump(), "reason": reason})
+            continue
+        hid = action.target_id if action.action == "revise" else next_id
+        next_id += action.action == "add"
+        heuristics[hid] = {"id": hid, **heuristic, "round": round_number}
+        changes["revised" if action.action == "revise" else "added"].append(heuristics[hid])
+
+    for hid, h in list(heuristics.items()):
+        statement = HeuristicStatement.model_validate({k: h[k] for k in HeuristicStatement.model_fields})
+        recheck, reason = checked(statement)
+        if recheck is None:
+            del heuristics[hid]
+            changes["retired"].append({"id": hid, "reason": f"evidence no longer supports it: {reason}"})
+        else:
+            h["evidence"] = recheck["evidence"]
+
+    history = [*knowledge.get("history", []), {"round": round_number, **changes}]
+    ordered = sorted(heuristics.values(), key=lambda h: h["id"])
+    return {"version": round_number, "heuristics": ordered, "history": history}, changes
+
+
+def heuristic_lines(knowledge: dict[str, Any]) -> list[str]:
+    """The knowledge base as prompt lines, one heuristic each."""
+    return [
+        f"[{h['id']}] {h['from_op']} -> {h['to_op']} on {'any edge' if h['edge'] < 0 else 'edge ' + str(h['edge'])}: "
+        f"accuracy {h['accuracy']}, latency {h['latency']} (evidence {h['evidence']}). {h['text']}"
+        for h in knowledge.get("heuristics", [])
+    ]
