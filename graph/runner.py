@@ -202,7 +202,7 @@ def run_search(
             trace.write("note", text="resumed" if resuming else "started", settings=settings.as_dict())
             if not resuming or snapshot.next:
                 for update in graph.stream(None if resuming else {}, config, context=context, stream_mode="updates"):
-                    if progress.live or "assess" in update:
+                    if progress.due() or "assess" in update:
                         state: SearchState = graph.get_state(config).values  # type: ignore[assignment]
                         fields, evaluated = _progress_fields(state, llm, truth), len(state.get("archive", []))
                         progress.update(evaluated, **fields)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -15,7 +16,7 @@ from typing import NoReturn
 from hwnas.errors import UsageError
 
 # Modules under hwnas.commands, each exposing `register(subparsers)`; the parser it adds sets `handler`.
-COMMAND_MODULES = ("bench", "run", "llm", "runs", "trace", "report", "export")
+COMMAND_MODULES = ("bench", "run", "llm", "runs", "trace", "report", "export", "predictor", "latency")
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -38,13 +39,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     args = build_parser().parse_args(argv)
     try:
-        return int(args.handler(args) or 0)
+        code = int(args.handler(args) or 0)
+        sys.stdout.flush()  # so that a closed pipe is reported here, not at interpreter exit
+        return code
     except UsageError as error:
         print(f"hwnas: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("hwnas: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `hwnas trace RUN | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
 
 
 if __name__ == "__main__":

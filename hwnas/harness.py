@@ -12,7 +12,7 @@ import csv
 import json
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -119,11 +119,12 @@ def run_benchmark(
     partition_axis: str = "conv3",
     bins: int = 6,
     out: Path | None = None,
+    on_run: Callable[[RunResult], None] | None = None,
 ) -> BenchmarkReport:
     """Run every method on seeds 0..seeds-1 and score each run; write CSVs and results.json to `out`.
 
     `partition_axis` and `bins` choose the partitions of `rs-partition`. Every argument is checked
-    before the first run, so bad input fails fast with a UsageError.
+    before the first run, so bad input fails fast with a UsageError. `on_run` hears of each finished run.
     """
     dataset_shape(dataset)
     if not methods:
@@ -154,6 +155,8 @@ def run_benchmark(
             scores = {"igd": full.igd(archs), "hv_b": full.hv_b(archs)}
             scores |= {"igd_valid": valid.igd(archs), "hv_b_valid": valid.hv_b(archs)}
             method_runs.append(RunResult(method, seed, **scores, evaluated=len(records), wall_s=wall_s))
+            if on_run is not None:
+                on_run(method_runs[-1])
             if out is not None:
                 write_archive_csv(out / method / f"seed{seed}.csv", records, test_acc[tables.rows(archs)])
         runs += method_runs

@@ -1,11 +1,19 @@
-"""Shared fixtures: the benchmark data folder and the tables loaded from it (once per session)."""
+"""Shared fixtures: the benchmark data folder and its tables (once per session), recorded runs, an offline model."""
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
 
 from hwnas.benchmark import BenchmarkTables, load_tables
 
@@ -25,3 +33,165 @@ def data_dir() -> Path:
 def tables(data_dir: Path) -> BenchmarkTables:
     """The checked benchmark tables."""
     return load_tables(data_dir)
+
+
+@pytest.fixture
+def recorded_run(tmp_path: Path, tables: BenchmarkTables) -> Path:
+    """A finished three-round agent run in `tmp_path/runs/rec`, written file by file as docs/trace-format.md says."""
+    import csv
+
+    import numpy as np
+
+    from hwnas.partition import make_partitioning
+    from hwnas.trace import TraceWriter
+
+    root = tmp_path / "runs" / "rec"
+    root.mkdir(parents=True)
+    settings = {"dataset": "cifar10", "device": "fpga", "estimator": "oracle-val", "budget": 20,
+                "partition_axis": "conv3", "partition_bins": 6, "seed": 0, "llm": "scripted"}
+    (root / "settings.json").write_text(json.dumps(settings))
+    parts = make_partitioning("conv3", bins=6, dataset="cifar10", tables=tables)
+    picks = np.random.default_rng(0).choice(len(tables.arch_strs), 18, replace=False)
+    archive = [
+        {"arch_str": tables.arch_strs[row], "partition": parts.assign(tables.architecture(row)),
+         "score": tables.accuracy("cifar10", "val")[row], "latency_ms": tables.latency_ms("cifar10", "fpga")[row],
+         "round": i // 6, "operator": "init" if i < 6 else "mutation", "parents": "", "rationale": f"child {i}"}
+        for i, row in enumerate(picks)
+    ]
+    heuristic = {"id": 1, "from_op": "any", "to_op": "nor_conv_3x3", "edge": -1, "accuracy": "up", "latency": "up",
+                 "text": "3x3 buys accuracy", "evidence": 4, "round": 1}
+    history = [{"round": 1, "added": [heuristic], "revised": [], "retired": [], "rejected": []},
+               {"round": 2, "added": [], "revised": [], "retired": [],
+                "rejected": [{"action": "add", "id": 0, "reason": "evidence 1 case(s)"}]}]
+    trace = TraceWriter(root / "trace.jsonl")
+    trace.write("note", text="started", settings=settings)
+    trace.write("tool_call", agent="coordinator", round=0, tool="lookup_latency+score_proxy",
+                results=[{"arch": r["arch_str"], "latency_ms": r["latency_ms"], "score": r["score"]}
+                         for r in archive[:6]])
+    trace.write("decision", agent="coordinator", round=0, evaluated=6, note="random start per partition")
+    for round_number in (1, 2):
+        chosen = archive[6 * round_number: 6 * round_number + 6]
+        used = {r["partition"] for r in chosen}
+        trace.write("llm_call", agent="navigator", round=round_number, provider="scripted", model="scripted",
+                    request={"messages": [["system", "plan"], ["user", f"round {round_number} state"]],
+                             "schema_name": "NavigatorPlan", "schema": {}, "params": {}},
+                    reply='{"summary": "spread"}', parsed={"summary": "spread"}, error=None,
+                    tokens_in=100, tokens_out=20, wall_s=0.5, cost_usd=0.001)
+        trace.write("decision", agent="navigator", round=round_number, plan={"summary": f"spread {round_number}"},
+                    final={str(p): {"candidates": 2, "strategy": "explore", "note": ""} for p in sorted(used)})
+        if round_number == 1:
+            trace.write("guardrail", agent="navigator", round=1, overrides=["partition 5 got no slot: gave it 1"])
+        for p in sorted(used):
+            context = {"round": round_number, "partition": p, "attempt": 0}
+            trace.write("llm_call", agent="generator", **context, provider="scripted", model="scripted",
+                        request={"messages": [["user", f"design for partition {p}"]], "schema_name": "GeneratorReply",
+                                 "schema": {}, "params": {}},
+                        reply='{"children": []}', parsed={"children": []}, error=None,
+                        tokens_in=300, tokens_out=60, wall_s=1.0, cost_usd=None)
+            trace.write("decision", agent="generator", **context, proposals=[
+                {"arch": r["arch_str"], "operator": "mutation", "rationale": r["rationale"]}
+                for r in chosen if r["partition"] == p])
+        trace.write("decision", agent="coordinator", round=round_number, attempt=0,
+                    accepted=[r["arch_str"] for r in chosen],
+                    rejected={str(min(used)): [f"{archive[0]['arch_str']}: duplicate: computes the same function"]},
+                    budget_used=6 * (round_number + 1))
+        trace.write("tool_call", agent="coordinator", round=round_number, tool="lookup_latency+score_proxy",
+                    results=[{"arch": r["arch_str"], "latency_ms": r["latency_ms"], "score": r["score"]}
+                             for r in chosen])
+        entry = history[round_number - 1]
+        trace.write("decision", agent="memory", round=round_number, proposed={"actions": []},
+                    **{k: entry[k] for k in ("added", "revised", "retired", "rejected")})
+        trace.write("decision", agent="coordinator", round=round_number, step="stop_test",
+                    hypervolume={str(p): 0.5 + 0.1 * round_number for p in sorted(used)}, stable=[],
+                    stop_reason="budget spent" if round_number == 2 else "")
+    columns = ["arch_str", "partition", "score", "latency_ms", "round", "operator", "parents", "rationale"]
+    with (root / "archive.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(archive)
+    (root / "knowledge_base.json").write_text(json.dumps({"version": 2, "heuristics": [heuristic], "history": history}))
+    summary = {"settings": settings, "budget_used": 18, "rounds": 2, "stop_reason": "budget spent", "front_size": 5,
+               "llm_calls": 8, "tokens_in": 2000, "tokens_out": 400, "cost_usd": 0.002, "wall_s": 12.5,
+               "true": {"igd": 0.05, "hv_b": 0.85, "igd_valid": 0.05, "hv_b_valid": 0.85}}
+    (root / "summary.json").write_text(json.dumps(summary))
+    trace.write("note", text="finished", summary={k: v for k, v in summary.items() if k != "settings"})
+    return root
+
+
+
+class KilledForTest(BaseException):
+    """Stands in for a kill: raised from inside an LLM call, past every `except Exception`."""
+
+
+def fill_schema(node: dict, defs: dict, counter: Iterator[int]) -> object:
+    """A value valid under the JSON schema `node`; enums and integer ranges cycle with `counter`."""
+    if "$ref" in node:
+        return fill_schema(defs[node["$ref"].rsplit("/", 1)[-1]], defs, counter)
+    if "anyOf" in node:
+        return fill_schema(node["anyOf"][0], defs, counter)
+    if "const" in node:
+        return node["const"]
+    if "enum" in node:
+        return node["enum"][next(counter) % len(node["enum"])]
+    kind = node.get("type")
+    if kind == "object":
+        return {key: fill_schema(value, defs, counter) for key, value in node.get("properties", {}).items()}
+    if kind == "array":
+        count = node.get("minItems") or min(1, node.get("maxItems", 1))
+        return [fill_schema(node.get("items", {}), defs, counter) for _ in range(count)]
+    if kind == "integer":
+        low = node.get("minimum", 0)
+        return low + next(counter) % (node.get("maximum", low + 3) - low + 1)
+    if kind == "number":
+        return float(node.get("minimum", 0))
+    if kind == "string":
+        return "scripted"[: node.get("maxLength", 8)]
+    return False if kind == "boolean" else None
+
+
+class SchemaFillingChatModel(BaseChatModel):
+    """Answers each call with a valid instance of the JSON schema its system prompt carries.
+
+    Values cycle from a hash of the request, so each prompt gets its own answer and the same prompt the
+    same one: a run is repeatable, and the model keeps working when an agent's schema changes.
+    `die_after` calls, it raises `KilledForTest` instead.
+    """
+
+    die_after: int | None = None
+    Killed: ClassVar[type[BaseException]] = KilledForTest
+
+    @property
+    def _llm_type(self) -> str:
+        return "schema-filling"
+
+    def _generate(self, messages: list[BaseMessage], stop: object = None, run_manager: object = None,
+                  **_: object) -> ChatResult:
+        if self.die_after is not None:
+            if self.die_after == 0:
+                raise KilledForTest
+            self.die_after -= 1
+        system = "\n".join(str(m.content) for m in messages if m.type == "system")
+        schema = json.loads(system.rsplit("JSON schema:\n", 1)[1].split("\n", 1)[0])
+        counter = itertools.count(zlib.crc32("".join(str(m.content) for m in messages).encode()))
+        reply = json.dumps(fill_schema(schema, schema.get("$defs", {}), counter))
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=reply))])
+
+
+@pytest.fixture
+def scripted_model() -> type[SchemaFillingChatModel]:
+    """The offline chat model class for real runs (tests cannot import conftest, so they get it here)."""
+    return SchemaFillingChatModel
+
+
+@pytest.fixture(scope="session")
+def agent_run(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    """A real finished agent run (`hwnas.graph.runner.run_search`, offline model); copy it before changing it."""
+    from hwnas.graph.context import RunSettings
+    from hwnas.graph.runner import run_search
+
+    out = tmp_path_factory.mktemp("agent")
+    settings = RunSettings(budget=30, estimator="oracle-val", device="fpga", round_size=8, max_rounds=4,
+                           llm="scripted")
+    run_search(settings, name="real", out=out, data=str(data_dir), chat_model=SchemaFillingChatModel(),
+               on_progress=lambda _: None)
+    return out / "real"

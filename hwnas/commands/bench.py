@@ -11,13 +11,15 @@ Python equivalent: `hwnas.harness.run_benchmark(tables=load_tables(data), method
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 from pathlib import Path
 from typing import Any
 
 from hwnas.baselines import SEARCHERS
 from hwnas.benchmark import load_tables
-from hwnas.harness import run_benchmark
+from hwnas.harness import RunResult, run_benchmark
+from hwnas.progress import Progress
 from hwnas.registry import ESTIMATORS
 
 
@@ -43,18 +45,28 @@ def register(subparsers: Any) -> None:
 def bench_command(args: argparse.Namespace) -> int:
     """Run the benchmark and print its table (or JSON)."""
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    report = run_benchmark(
-        tables=load_tables(args.data),
-        methods=methods,
-        dataset=args.dataset,
-        device=args.device,
-        budget=args.budget,
-        seeds=args.seeds,
-        estimator=args.estimator,
-        partition_axis=args.partition_axis,
-        bins=args.bins,
-        out=args.out,
-    )
+    progress = Progress(len(methods) * args.seeds, unit="runs")
+    finished = itertools.count(1)
+
+    def heard(run: RunResult) -> None:
+        progress.log(f"{run.method} seed {run.seed}: IGD {run.igd:.4f} HV_B {run.hv_b:.4f} "
+                     f"({run.evaluated} evaluated, {run.wall_s:.2f} s)")
+        progress.update(next(finished), last=f"{run.method} seed {run.seed}")
+
+    with progress:
+        report = run_benchmark(
+            tables=load_tables(args.data),
+            methods=methods,
+            dataset=args.dataset,
+            device=args.device,
+            budget=args.budget,
+            seeds=args.seeds,
+            estimator=args.estimator,
+            partition_axis=args.partition_axis,
+            bins=args.bins,
+            out=args.out,
+            on_run=heard,
+        )
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
