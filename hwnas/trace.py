@@ -62,7 +62,8 @@ def read_trace(path: str | Path) -> Iterator[dict[str, Any]]:
     with Path(path).open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.endswith("\n"):
-                yield {"v": TRACE_VERSION, "kind": "note", "text": f"trace ends with an incomplete record at line {number}"}
+                note = f"trace ends with an incomplete record at line {number}"
+                yield {"v": TRACE_VERSION, "kind": "note", "text": note}
                 return
             if line.strip():
                 yield json.loads(line)

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
-import zlib
-from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
-from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
 
 from hwnas.benchmark import BenchmarkTables, load_tables
+from hwnas.llm.random_model import RandomChatModel
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -119,68 +113,10 @@ def recorded_run(tmp_path: Path, tables: BenchmarkTables) -> Path:
 
 
 
-class KilledForTest(BaseException):
-    """Stands in for a kill: raised from inside an LLM call, past every `except Exception`."""
-
-
-def fill_schema(node: dict, defs: dict, counter: Iterator[int]) -> object:
-    """A value valid under the JSON schema `node`; enums and integer ranges cycle with `counter`."""
-    if "$ref" in node:
-        return fill_schema(defs[node["$ref"].rsplit("/", 1)[-1]], defs, counter)
-    if "anyOf" in node:
-        return fill_schema(node["anyOf"][0], defs, counter)
-    if "const" in node:
-        return node["const"]
-    if "enum" in node:
-        return node["enum"][next(counter) % len(node["enum"])]
-    kind = node.get("type")
-    if kind == "object":
-        return {key: fill_schema(value, defs, counter) for key, value in node.get("properties", {}).items()}
-    if kind == "array":
-        count = node.get("minItems") or min(1, node.get("maxItems", 1))
-        return [fill_schema(node.get("items", {}), defs, counter) for _ in range(count)]
-    if kind == "integer":
-        low = node.get("minimum", 0)
-        return low + next(counter) % (node.get("maximum", low + 3) - low + 1)
-    if kind == "number":
-        return float(node.get("minimum", 0))
-    if kind == "string":
-        return "scripted"[: node.get("maxLength", 8)]
-    return False if kind == "boolean" else None
-
-
-class SchemaFillingChatModel(BaseChatModel):
-    """Answers each call with a valid instance of the JSON schema its system prompt carries.
-
-    Values cycle from a hash of the request, so each prompt gets its own answer and the same prompt the
-    same one: a run is repeatable, and the model keeps working when an agent's schema changes.
-    `die_after` calls, it raises `KilledForTest` instead.
-    """
-
-    die_after: int | None = None
-    Killed: ClassVar[type[BaseException]] = KilledForTest
-
-    @property
-    def _llm_type(self) -> str:
-        return "schema-filling"
-
-    def _generate(self, messages: list[BaseMessage], stop: object = None, run_manager: object = None,
-                  **_: object) -> ChatResult:
-        if self.die_after is not None:
-            if self.die_after == 0:
-                raise KilledForTest
-            self.die_after -= 1
-        system = "\n".join(str(m.content) for m in messages if m.type == "system")
-        schema = json.loads(system.rsplit("JSON schema:\n", 1)[1].split("\n", 1)[0])
-        counter = itertools.count(zlib.crc32("".join(str(m.content) for m in messages).encode()))
-        reply = json.dumps(fill_schema(schema, schema.get("$defs", {}), counter))
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=reply))])
-
-
 @pytest.fixture
-def scripted_model() -> type[SchemaFillingChatModel]:
+def scripted_model() -> type[RandomChatModel]:
     """The offline chat model class for real runs (tests cannot import conftest, so they get it here)."""
-    return SchemaFillingChatModel
+    return RandomChatModel
 
 
 @pytest.fixture(scope="session")
@@ -192,6 +128,6 @@ def agent_run(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
     out = tmp_path_factory.mktemp("agent")
     settings = RunSettings(budget=30, estimator="oracle-val", device="fpga", round_size=8, max_rounds=4,
                            llm="scripted")
-    run_search(settings, name="real", out=out, data=str(data_dir), chat_model=SchemaFillingChatModel(),
+    run_search(settings, name="real", out=out, data=str(data_dir), chat_model=RandomChatModel(),
                on_progress=lambda _: None)
     return out / "real"

@@ -1,0 +1,68 @@
+"""The embedded SmolLM2-135M really loads and answers schema-valid JSON (small replies, a few seconds)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from hwnas.llm import make_llm
+from hwnas.llm.embedded import embedded_model_path, load_model
+from hwnas.space import OPS, OpName
+from hwnas.trace import TraceWriter, read_trace
+
+
+class Cell(BaseModel):
+    ops: list[OpName] = Field(min_length=6, max_length=6)
+    rationale: str = Field(max_length=40)
+
+
+class Pick(BaseModel):
+    partition: Literal[0, 1, 2]
+    mode: Literal["explore", "exploit"]
+
+
+MESSAGES = [("system", "You design cells for a neural network."), ("user", "Propose one cell.")]
+
+
+def test_embedded_model_returns_a_schema_valid_reply_and_records_it(tmp_path: Path) -> None:
+    trace = tmp_path / "trace.jsonl"
+    llm = make_llm("embedded", trace=TraceWriter(trace), max_tokens=160)
+    assert (llm.provider, llm.model) == ("embedded", "SmolLM2-135M-Instruct.Q4_1")
+    cell = llm.structured(agent="generator", messages=MESSAGES, schema=Cell, context={"round": 1})
+    assert len(cell.ops) == 6 and set(cell.ops) <= set(OPS)
+    [record] = [r for r in read_trace(trace) if r["kind"] == "llm_call"]
+    assert record["provider"] == "embedded" and record["cost_usd"] == 0.0 and record["round"] == 1
+    assert record["tokens_in"] > 50 and 10 < record["tokens_out"] <= 160
+    assert record["parsed"] == cell.model_dump() and record["request"]["params"]["max_tokens"] == 160
+
+
+def test_the_same_request_gets_the_same_reply_and_the_model_loads_once() -> None:
+    first, second = make_llm("embedded", max_tokens=40), make_llm("embedded", max_tokens=40)
+    assert load_model(embedded_model_path()).llama is first.chat_model.loaded().llama  # type: ignore[union-attr]
+    ask = [("user", "Which partition next, and explore or exploit?")]
+    assert first.structured(agent="navigator", messages=ask, schema=Pick) == second.structured(
+        agent="navigator", messages=ask, schema=Pick
+    )
+
+
+def test_parallel_branches_share_the_model_safely() -> None:
+    llm = make_llm("embedded", max_tokens=40)
+    results: list[Pick] = []
+    errors: list[BaseException] = []
+
+    def branch(partition: int) -> None:
+        try:
+            results.append(llm.structured(agent="navigator", messages=[("user", f"Branch {partition}: pick.")],
+                                          schema=Pick))
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=branch, args=(p,)) for p in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors and len(results) == 3 and llm.usage.calls == 3
