@@ -8,7 +8,6 @@ model can only express legal children; the Coordinator judges them afterwards.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -18,6 +17,7 @@ from pydantic import BaseModel, Field, create_model
 from hwnas.graph.context import Context
 from hwnas.graph.state import PartitionTask, Proposal
 from hwnas.llm import LLMError
+from hwnas.llm.schemas import one_of
 from hwnas.prompts import render
 from hwnas.space import NUM_EDGES, OPS, Architecture, OpName
 
@@ -50,11 +50,6 @@ class GeneratorReply(BaseModel):
     children: list[Child]
 
 
-def one_of(values: Sequence[int]) -> Any:
-    """A `Literal` of the given ints, built at run time (a schema enum the decoder must respect)."""
-    return Literal.__getitem__(tuple(values))
-
-
 def reply_schema(parents: int, children: int, rng: np.random.Generator) -> type[GeneratorReply]:
     """`GeneratorReply` narrowed to this task: parent numbers that exist, exactly `children` children.
 
@@ -67,7 +62,7 @@ def reply_schema(parents: int, children: int, rng: np.random.Generator) -> type[
         "EdgeEdit",
         __base__=EdgeEdit,
         edge=(one_of([int(e) for e in rng.permutation(NUM_EDGES)]), ...),
-        op=(Literal.__getitem__(tuple(rng.permutation(OPS).tolist())), ...),
+        op=(one_of(rng.permutation(OPS).tolist()), ...),
     )
     child = create_model(
         "Child",

@@ -41,7 +41,7 @@ def memory_node(state: SearchState, runtime: Runtime[Context]) -> dict[str, Any]
     """Propose knowledge-base updates and keep those the Coordinator finds supported."""
     ctx = runtime.context
     round_number = state.get("round", 0)
-    knowledge = state.get("knowledge", {"version": 0, "heuristics": [], "history": []})
+    knowledge: dict[str, Any] = state.get("knowledge", {"version": 0, "heuristics": [], "history": []})
     if not ctx.settings.use_knowledge:
         return {}
     try:
@@ -54,6 +54,6 @@ def memory_node(state: SearchState, runtime: Runtime[Context]) -> dict[str, Any]
     except LLMError as error:
         ctx.trace.write("decision", agent=AGENT, round=round_number, outcome="failed", error=str(error))
         update = KnowledgeUpdate()
-    new_knowledge, changes = apply_update(knowledge, update, list(state.get("archive", [])), round_number)
+    new_knowledge, changes = apply_update(knowledge, update, state.get("archive", []), round_number)
     ctx.trace.write("decision", agent=AGENT, round=round_number, proposed=update.model_dump(), **changes)
     return {"knowledge": new_knowledge}

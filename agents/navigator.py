@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, create_model
 from hwnas.graph.context import Context, RunSettings
 from hwnas.graph.state import Evaluated, Parent, PartitionTask, SearchState
 from hwnas.llm import LLMError
+from hwnas.llm.schemas import one_of
 from hwnas.pareto import non_dominated_records
 from hwnas.prompts import render
 from hwnas.tools.knowledge import heuristic_lines
@@ -59,7 +60,7 @@ def plan_schema(active: list[int]) -> type[NavigatorPlan]:
     order = create_model(
         "PartitionOrder",
         __base__=PartitionOrder,
-        candidates=(Literal.__getitem__(tuple(range(MAX_SLOTS_PER_PARTITION + 1))), ...),
+        candidates=(one_of(range(MAX_SLOTS_PER_PARTITION + 1)), ...),
     )
     fields: dict[str, Any] = {f"partition_{p}": (order, ...) for p in sorted(active)}
     return create_model("NavigatorPlan", __base__=NavigatorPlan, **fields)

@@ -19,7 +19,7 @@ from hwnas.agents.memory import memory_node
 from hwnas.agents.navigator import navigator_node
 from hwnas.graph.context import Context, RunSettings
 from hwnas.graph.progress import assess_node, route_after_assess
-from hwnas.graph.state import SearchState
+from hwnas.graph.state import PartitionTask, SearchState
 from hwnas.tools.coordinator import coordinator_node, initialise_node, route_after_coordinator
 
 
@@ -28,13 +28,17 @@ def fan_out(state: SearchState, runtime: Runtime[Context]) -> list[Send] | Liter
     return [Send("generator", task) for task in state["plan"].values() if task["slots"] > 0] or "memory"
 
 
-def build_graph(checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph:
+def build_graph(
+    checkpointer: BaseCheckpointSaver | None = None,
+) -> CompiledStateGraph[SearchState, Context, SearchState, SearchState]:
     """The compiled search graph, checkpointed by `checkpointer` when given."""
     builder = StateGraph(SearchState, context_schema=Context)
     builder.add_node("initialise", initialise_node)
     builder.add_node("assess", assess_node)
     builder.add_node("navigator", navigator_node)
-    builder.add_node("generator", generator_node)
+    # The Generator's input is the `PartitionTask` a `Send` carries, not the graph state; LangGraph's
+    # overloads do not type a node whose input differs from the state, though the runtime supports it.
+    builder.add_node("generator", generator_node, input_schema=PartitionTask)  # type: ignore[call-overload]
     builder.add_node("coordinator", coordinator_node)
     builder.add_node("memory", memory_node)
     builder.add_edge(START, "initialise")

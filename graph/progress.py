@@ -13,7 +13,6 @@ import itertools
 from typing import Any, Literal
 
 import numpy as np
-from langgraph.graph import END
 from langgraph.runtime import Runtime
 from pymoo.indicators.hv import HV
 
@@ -96,4 +95,4 @@ def assess_node(state: SearchState, runtime: Runtime[Context]) -> dict[str, Any]
 
 def route_after_assess(state: SearchState) -> Literal["navigator", "__end__"]:
     """Another round, or the end of the search."""
-    return END if state.get("stop_reason") else "navigator"
+    return "__end__" if state.get("stop_reason") else "navigator"

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from hwnas.benchmark import BenchmarkTables
@@ -194,7 +195,7 @@ def run_search(
         connection = sqlite3.connect(paths.checkpoints, check_same_thread=False)
         try:
             graph = build_graph(SqliteSaver(connection))
-            config: dict[str, Any] = {"configurable": {"thread_id": name}, "recursion_limit": recursion_limit(settings)}
+            config = RunnableConfig(configurable={"thread_id": name}, recursion_limit=recursion_limit(settings))
             snapshot = graph.get_state(config)
             resuming = bool(snapshot.values)
             if resuming and snapshot.next:

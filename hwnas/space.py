@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import networkx as nx
 import numpy as np
@@ -176,7 +176,7 @@ _SHORT: Final = {"nor_conv_1x1": "c1", "nor_conv_3x3": "c3"}
 
 # A tensor in the cell: ("x",) the input; ("p3", term) pooling of a term; (conv, slot, frozen sum) a
 # convolution edge applied to a sum of terms.
-_Term = tuple[object, ...]
+_Term = tuple[Any, ...]
 _FrozenSum = tuple[tuple[_Term, int], ...]
 
 
@@ -188,9 +188,9 @@ def _serialise(term: _Term, conv_ids: dict[int, int]) -> str:
     if term[0] == "x":
         return "x"
     if term[0] == "p3":
-        return f"p3({_serialise(term[1], conv_ids)})"  # type: ignore[arg-type]
+        return f"p3({_serialise(term[1], conv_ids)})"
     kind, slot, inputs = term
-    return f"{kind}#{conv_ids.get(slot, '')}({_serialise_sum(inputs, conv_ids)})"  # type: ignore[arg-type]
+    return f"{kind}#{conv_ids.get(slot, '')}({_serialise_sum(inputs, conv_ids)})"
 
 
 def _serialise_sum(terms: _FrozenSum, conv_ids: dict[int, int]) -> str:
@@ -200,10 +200,10 @@ def _serialise_sum(terms: _FrozenSum, conv_ids: dict[int, int]) -> str:
 
 def _conv_slots(term: _Term, found: dict[int, _Term]) -> None:
     if term[0] == "p3":
-        _conv_slots(term[1], found)  # type: ignore[arg-type]
+        _conv_slots(term[1], found)
     elif term[0] != "x":
-        found[term[1]] = term  # type: ignore[index]
-        for inner, _ in term[2]:  # type: ignore[misc]
+        found[term[1]] = term
+        for inner, _ in term[2]:
             _conv_slots(inner, found)
 
 
@@ -241,4 +241,4 @@ class SearchSpace:
 
     def sample(self, rng: np.random.Generator) -> Architecture:
         """One architecture drawn uniformly from all 15,625."""
-        return Architecture.from_codes(rng.integers(len(OPS), size=NUM_EDGES))
+        return Architecture.from_codes(rng.integers(len(OPS), size=NUM_EDGES).tolist())

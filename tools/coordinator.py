@@ -152,7 +152,7 @@ def coordinator_node(state: SearchState, runtime: Runtime[Context]) -> dict[str,
     ctx.coordinator.taken_keys.clear()
     ctx.coordinator.remember(r["arch"] for r in archive)
     budget_left = ctx.settings.budget - len(archive)
-    plan = {p: dict(task) for p, task in state["plan"].items()}
+    plan = {p: PartitionTask(**task) for p, task in state["plan"].items()}
     accepted: list[Proposal] = []
     rejections: dict[int, list[str]] = {p: [] for p in plan}
     for proposal in state.get("proposals", []):

@@ -8,10 +8,12 @@ heuristics already kept, and versions the knowledge base per round.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, create_model
 
+from hwnas.llm.schemas import one_of
 from hwnas.space import OpName
 from hwnas.tools.evidence import edit_effects, matching, support
 
@@ -49,7 +51,7 @@ def update_schema(heuristic_ids: list[int], max_actions: int = 3) -> type[Knowle
     action = create_model(
         "KnowledgeAction",
         __base__=KnowledgeAction,
-        target_id=(Literal.__getitem__((0, *heuristic_ids)), ...),
+        target_id=(one_of([0, *heuristic_ids]), ...),
     )
     return create_model(
         "KnowledgeUpdate",
@@ -59,7 +61,7 @@ def update_schema(heuristic_ids: list[int], max_actions: int = 3) -> type[Knowle
 
 
 def apply_update(
-    knowledge: dict[str, Any], update: KnowledgeUpdate, archive: list[dict[str, Any]], round_number: int
+    knowledge: dict[str, Any], update: KnowledgeUpdate, archive: Sequence[Mapping[str, Any]], round_number: int
 ) -> tuple[dict[str, Any], dict[str, list[Any]]]:
     """The Coordinator's check: apply the actions the evidence supports and re-check kept heuristics.
 

@@ -11,10 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hwnas.benchmark import BenchmarkTables
 from hwnas.graph.context import RunSettings
-from hwnas.graph.runner import run_search
-from hwnas.partition import AXES
 
 
 def register(subparsers: Any) -> None:
@@ -28,7 +25,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--device", help="latency device (default: fpga with benchmark data, else local-cpu)")
     parser.add_argument("--estimator", default=defaults.estimator, help="accuracy estimator (default: zc)")
     parser.add_argument("--budget", type=int, default=defaults.budget, help="distinct architectures to evaluate")
-    parser.add_argument("--partition-axis", default=defaults.partition_axis, choices=AXES)
+    parser.add_argument("--partition-axis", default=defaults.partition_axis,
+                        help="conv3 (PEL-NAS niches), flops, params, latency or none")
     parser.add_argument("--bins", type=int, default=defaults.partition_bins, help="bins for quantile axes")
     parser.add_argument("--round-size", type=int, default=defaults.round_size, help="candidate slots per round")
     parser.add_argument("--max-rounds", type=int, default=defaults.max_rounds)
@@ -46,6 +44,10 @@ def register(subparsers: Any) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     """Resolve defaults that depend on the data, run the search, print its summary."""
+    # Imported here so that `hwnas --help` and the other verbs do not pay for LangGraph and torch.
+    from hwnas.benchmark import BenchmarkTables
+    from hwnas.graph.runner import run_search
+
     device = args.device
     if device is None:
         device = "fpga" if BenchmarkTables.load(args.data, required=False) is not None else "local-cpu"
