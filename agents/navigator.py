@@ -97,6 +97,15 @@ def apply_guardrail(
         final[partition] = largest.model_copy(update={"candidates": largest.candidates - 1})
     if asked > cap:
         overrides.append(f"trimmed {asked - cap} slot(s) to fit round size {round_size} and budget left {budget_left}")
+    elif asked < cap:
+        # The plan's numbers are read as shares of the round: a plan asking for fewer slots than the round
+        # holds is scaled up (largest remainder), so a timid model costs rounds, not search effort.
+        share = {p: o.candidates * cap / asked for p, o in final.items()}
+        scaled = {p: int(share[p]) for p in final}
+        for p in sorted(final, key=lambda p: (int(share[p]) - share[p], p))[: cap - sum(scaled.values())]:
+            scaled[p] += 1
+        final = {p: o.model_copy(update={"candidates": scaled[p]}) for p, o in final.items()}
+        overrides.append(f"scaled the plan from {asked} to {cap} slot(s) (round size {round_size})")
     return final, overrides
 
 

@@ -231,3 +231,14 @@ def test_killed_run_resumes_to_the_same_archive(tmp_path: Path) -> None:
     run(tmp_path / "killed", sensible_script)
     straight = (tmp_path / "straight" / "t" / "archive.csv").read_text()
     assert (tmp_path / "killed" / "t" / "archive.csv").read_text() == straight
+
+
+def test_guardrail_scales_a_timid_plan_and_trims_a_greedy_one() -> None:
+    from hwnas.agents.navigator import PartitionOrder, apply_guardrail
+
+    timid = {0: PartitionOrder(candidates=3, strategy="explore"), 2: PartitionOrder(candidates=1, strategy="exploit")}
+    final, overrides = apply_guardrail(timid, [0, 1, 2, 3, 4, 5], round_size=24, budget_left=100)
+    assert sum(o.candidates for o in final.values()) == 24 and final[0].candidates == 9
+    assert set(final) == {0, 1, 2, 3, 4, 5} and any("scaled" in line for line in overrides)
+    final, _ = apply_guardrail({}, [0, 1, 2, 3, 4, 5], round_size=24, budget_left=3)
+    assert sum(o.candidates for o in final.values()) == 3 and set(final) == {0, 1, 2}
