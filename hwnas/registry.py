@@ -14,8 +14,11 @@ from hwnas.errors import UsageError
 from hwnas.evaluation import Estimator, LatencyModel
 from hwnas.oracles import ORACLE_KINDS, TableAccuracy, TableLatency
 
-ESTIMATORS: tuple[str, ...] = (*ORACLE_KINDS,)
+ZERO_COST_KINDS: tuple[str, ...] = ("zc", "zc-fewshot")
+ESTIMATORS: tuple[str, ...] = (*ORACLE_KINDS, *ZERO_COST_KINDS)
 """Accepted estimator names."""
+LOCAL_LATENCY_DEVICES: tuple[str, ...] = ("local-cpu", "local-cuda", "local-cpu-lut", "local-cuda-lut")
+"""Latency measured on this machine (hwnas.tools.device_latency); the -lut ones are op lookup tables."""
 
 
 def _need_tables(tables: BenchmarkTables | None, what: str) -> BenchmarkTables:
@@ -31,10 +34,20 @@ def make_estimator(
     dataset_shape(dataset)
     if name in ORACLE_KINDS:
         return TableAccuracy(name, _need_tables(tables, f"estimator {name!r}"), dataset)
+    if name in ZERO_COST_KINDS:
+        from hwnas.tools.zero_cost import make_zero_cost
+
+        return make_zero_cost(name, dataset=dataset, tables=tables, seed=seed, **options)
     raise UsageError(f"unknown estimator {name!r}; accepted: {', '.join(ESTIMATORS)}")
 
 
-def make_latency_model(device: str, *, dataset: str, tables: BenchmarkTables | None) -> LatencyModel:
-    """Build the latency model of `device` on `dataset` (a table device)."""
+def make_latency_model(
+    device: str, *, dataset: str, tables: BenchmarkTables | None, **options: Any
+) -> LatencyModel:
+    """Build the latency model of `device` on `dataset` (a table device, or a local one with `options`)."""
     dataset_shape(dataset)
+    if device in LOCAL_LATENCY_DEVICES:
+        from hwnas.tools.device_latency import make_local_latency_model
+
+        return make_local_latency_model(device, dataset=dataset, **options)
     return TableLatency(_need_tables(tables, f"device {device!r}"), dataset, device)
