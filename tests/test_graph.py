@@ -242,3 +242,16 @@ def test_guardrail_scales_a_timid_plan_and_trims_a_greedy_one() -> None:
     assert set(final) == {0, 1, 2, 3, 4, 5} and any("scaled" in line for line in overrides)
     final, _ = apply_guardrail({}, [0, 1, 2, 3, 4, 5], round_size=24, budget_left=3)
     assert sum(o.candidates for o in final.values()) == 3 and set(final) == {0, 1, 2}
+
+
+def test_end_to_end_on_the_embedded_model(tmp_path: Path) -> None:
+    """The real default LLM drives one small round: its replies parse, the Coordinator evaluates them."""
+    settings = RunSettings(
+        budget=10, estimator="oracle-val", device="fpga", partition_axis="none", round_size=4, max_rounds=1,
+        max_retries=1, llm="embedded",
+    )
+    summary = run_search(settings, name="e2e", out=tmp_path, on_progress=lambda _: None)
+    calls = [r for r in records(tmp_path, "e2e") if r["kind"] == "llm_call"]
+    assert {r["agent"] for r in calls} >= {"navigator", "generator", "memory"}
+    assert all(r["tokens_out"] > 0 for r in calls)
+    assert summary["rounds"] == 1 and summary["budget_used"] >= 2
