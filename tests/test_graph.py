@@ -68,6 +68,13 @@ EDITS = [
 ]
 
 
+def conv3_heuristic(accuracy: str, latency: str, text: str) -> str:
+    """A memory reply adding one heuristic about switching any edge to nor_conv_3x3."""
+    statement = {"from_op": "any", "to_op": "nor_conv_3x3", "edge": -1, "accuracy": accuracy, "latency": latency,
+                 "text": text}
+    return json.dumps({"actions": [{"action": "add", "target_id": 0, "heuristic": statement}]})
+
+
 def sensible_script(system: str, user: str) -> str:
     """A well-behaved model: slots to partition 0 only, one-edge mutations, one heuristic."""
     agent = agent_of(system)
@@ -79,24 +86,7 @@ def sensible_script(system: str, user: str) -> str:
             for i, (edge, op) in enumerate(EDITS[: requested_children(user)])
         ]
         return json.dumps({"children": children})
-    return json.dumps(
-        {
-            "actions": [
-                {
-                    "action": "add",
-                    "target_id": 0,
-                    "heuristic": {
-                        "from_op": "any",
-                        "to_op": "nor_conv_3x3",
-                        "edge": -1,
-                        "accuracy": "up",
-                        "latency": "up",
-                        "text": "3x3 convolutions buy accuracy with latency",
-                    },
-                }
-            ]
-        }
-    )
+    return conv3_heuristic("up", "up", "3x3 convolutions buy accuracy with latency")
 
 
 @pytest.fixture(autouse=True)
@@ -179,24 +169,7 @@ def test_duplicates_and_partition_violations_are_rejected_with_reasons(tmp_path:
 def test_contradicted_heuristic_is_rejected(tmp_path: Path) -> None:
     def wrong(system: str, user: str) -> str:
         if agent_of(system) == "memory":
-            return json.dumps(
-                {
-                    "actions": [
-                        {
-                            "action": "add",
-                            "target_id": 0,
-                            "heuristic": {
-                                "from_op": "any",
-                                "to_op": "nor_conv_3x3",
-                                "edge": -1,
-                                "accuracy": "down",
-                                "latency": "down",
-                                "text": "3x3 convolutions are free",
-                            },
-                        }
-                    ]
-                }
-            )
+            return conv3_heuristic("down", "down", "3x3 convolutions are free")
         return sensible_script(system, user)
 
     run(tmp_path, wrong, max_rounds=3)
