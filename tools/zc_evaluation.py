@@ -73,10 +73,15 @@ def evaluate_predictor(
     report_proxies: Sequence[str] = tuple(PROXIES),
     few_shot: int = 0,
     label_kind: str = "val",
+    label_seed: int | None = None,
     published: bool = False,
     cache_path: Path | None = None,
 ) -> dict[str, Any]:
-    """Score `sample` architectures drawn with `seed` and report rank correlations and costs."""
+    """Score `sample` architectures drawn with `seed` and report rank correlations and costs.
+
+    The few-shot mode (when `few_shot` > 0) is fitted on that many reference-sample architectures drawn
+    with `label_seed` (default `seed`) and labelled with the table's `label_kind` accuracy.
+    """
     estimator = estimator if estimator is not None else ZeroCostEstimator(dataset, seed=seed)
     archs = evaluation_sample(sample, seed)
     truth = tables.accuracy(dataset, "test")[tables.rows(archs)]
@@ -111,10 +116,12 @@ def evaluate_predictor(
         raw = estimator.proxy_values(archs, report_proxies)
         report["proxies"] = {p: rank_correlations(raw[:, j], truth) for j, p in enumerate(report_proxies)}
         if few_shot:
-            few = make_few_shot(estimator, tables, few_shot, label_kind=label_kind, seed=seed)
+            label_seed = seed if label_seed is None else label_seed
+            few = make_few_shot(estimator, tables, few_shot, label_kind=label_kind, seed=label_seed)
             report["few_shot"] = {
                 "labels_used": few.labels_used,
                 "label_kind": label_kind,
+                "label_seed": label_seed,
                 **rank_correlations(few.predict(archs), truth),
             }
         if published:

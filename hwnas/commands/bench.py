@@ -6,6 +6,13 @@ Example::
         --seeds 10 --estimator oracle-val --out bench/fpga-120
 
 Python equivalent: `hwnas.harness.run_benchmark(tables=load_tables(data), methods=[...], ...)`.
+
+A campaign (`evals/NAME.toml`: a grid of devices, budgets, estimators and methods, agents included) runs
+with `--campaign`; it is resumable and regenerates its BENCHMARKS.md block and plots::
+
+    hwnas bench --campaign main --workers 2 --update-md BENCHMARKS.md --plots docs/benchmarks
+
+Python equivalent: `hwnas.campaign.run_campaign(load_campaign("main"), out=..., workers=2)`.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -32,18 +40,28 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--dataset", default="cifar10", help="cifar10, cifar100 or imagenet16")
     parser.add_argument("--device", default="fpga", help="latency device of the tables (e.g. fpga, eyeriss, raspi4)")
     parser.add_argument("--budget", type=int, default=120, help="distinct architectures each run evaluates")
-    parser.add_argument("--seeds", type=int, default=10, help="runs per method, seeds 0..N-1")
+    parser.add_argument("--seeds", type=int, help="runs per method, seeds 0..N-1 (default 10; a campaign: its own)")
     parser.add_argument("--estimator", default="oracle-val", help=f"accuracy estimator: {', '.join(ESTIMATORS)}")
     parser.add_argument("--partition-axis", default="conv3", help="partitions of rs-partition (default: conv3)")
     parser.add_argument("--bins", type=int, default=6, help="bins for quantile partition axes")
     parser.add_argument("--out", type=Path, help="folder for per-run archive CSVs and results.json")
     parser.add_argument("--data", help="shared data folder (default: HWNAS_DATA)")
     parser.add_argument("--json", action="store_true", help="print results.json instead of the markdown table")
+    campaign = parser.add_argument_group("campaigns (hwnas.campaign)")
+    campaign.add_argument("--campaign", help="run the campaign evals/NAME.toml (or a .toml path) instead")
+    campaign.add_argument("--workers", type=int, default=1, help="campaign units run in parallel processes")
+    campaign.add_argument("--only", help="comma-separated globs (or substrings) of cell names to run")
+    campaign.add_argument("--report-only", action="store_true", help="run nothing; aggregate what is done")
+    campaign.add_argument("--update-md", type=Path, help="rewrite the campaign's block in this markdown file")
+    campaign.add_argument("--plots", type=Path, help="folder for the campaign's PNG plots")
     parser.set_defaults(handler=bench_command)
 
 
 def bench_command(args: argparse.Namespace) -> int:
-    """Run the benchmark and print its table (or JSON)."""
+    """Run the benchmark (or a campaign) and print its table (or JSON)."""
+    if args.campaign:
+        return campaign_command(args)
+    args.seeds = 10 if args.seeds is None else args.seeds
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     progress = Progress(len(methods) * args.seeds, unit="runs")
     finished = itertools.count(1)
@@ -77,4 +95,49 @@ def bench_command(args: argparse.Namespace) -> int:
             f"({report.front_size_valid} without degenerate cells)\n"
         )
         print(report.markdown())
+    return 0
+
+
+def campaign_command(args: argparse.Namespace) -> int:
+    """Run the campaign's missing units, write its results JSON, and optionally its markdown block and plots."""
+    from hwnas import campaign as runner
+
+    chosen = runner.load_campaign(args.campaign).select(args.only)
+    out = args.out or runner.DEFAULT_OUT
+    if not args.report_only:
+        todo = runner.pending_units(chosen, out, args.seeds)
+        progress = Progress(len(todo), unit="units")
+        finished = itertools.count(1)
+
+        def heard(cell: runner.Cell, seed: int, result: dict[str, Any]) -> None:
+            progress.log(
+                f"{cell.key} seed {seed}: IGD {result['igd']:.4f} HV_B {result['hv_b']:.4f} "
+                f"({result['evaluated']} evaluated, {result['wall_s']:.1f} s)"
+            )
+            progress.update(next(finished), last=f"{cell.key} seed {seed}")
+
+        with progress:
+            done = runner.run_campaign(
+                chosen, out=out, data=args.data, workers=args.workers, seeds=args.seeds, on_unit=heard
+            )
+        print(
+            f"campaign {chosen.name}: {len(done.ran)} units run, {len(done.skipped)} already done, "
+            f"{len(done.failed)} failed"
+        )
+        for key, seed, error in done.failed:
+            print(f"  failed: {key} seed {seed}: {error}")
+    whole = runner.load_campaign(args.campaign)
+    results = runner.summarise_campaign(whole, out, data=args.data)
+    plots = runner.write_plots(results, args.plots) if args.plots else []
+    command = f"hwnas bench --campaign {args.campaign} --workers {args.workers} --out {out}"
+    if args.update_md:
+        command += f" --update-md {args.update_md}" + (f" --plots {args.plots}" if args.plots else "")
+    shown = [os.path.relpath(p, args.update_md.parent) if args.update_md else str(p) for p in plots]
+    body = runner.campaign_markdown(results, command=command, plots=shown)
+    if args.update_md:
+        runner.update_markdown(args.update_md, whole.name, body)
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        print(body)
     return 0

@@ -43,6 +43,7 @@ def register(subparsers: Any) -> None:
     )
     evaluate.add_argument("--few-shot", type=int, default=0, metavar="K", help="also fit the few-shot mode on K labels")
     evaluate.add_argument("--label-kind", default="val", help="few-shot label column: val (default) or test")
+    evaluate.add_argument("--label-seed", type=int, help="seed of the few-shot label draw (default: --seed)")
     evaluate.add_argument("--published", action="store_true", help="also compare with the published proxy scores")
     evaluate.add_argument("--cache", type=Path, help="score cache file to use (default: a temporary one)")
     evaluate.set_defaults(handler=eval_command)
@@ -95,6 +96,7 @@ def eval_command(args: argparse.Namespace) -> int:
         report_proxies=check_proxy_names(p.strip() for p in args.proxies.split(",") if p.strip()),
         few_shot=args.few_shot,
         label_kind=args.label_kind,
+        label_seed=args.label_seed,
         published=args.published,
         cache_path=args.cache,
     )
@@ -113,7 +115,7 @@ def eval_command(args: argparse.Namespace) -> int:
     print(f"| **zc ensemble** ({weights}) | **{corr['spearman']:.3f}** | **{corr['kendall']:.3f}** |")
     if "few_shot" in report:
         few = report["few_shot"]
-        label = f"zc-fewshot ({few['labels_used']} {few['label_kind']} labels)"
+        label = f"zc-fewshot ({few['labels_used']} {few['label_kind']} labels, draw {few['label_seed']})"
         print(f"| {label} | {few['spearman']:.3f} | {few['kendall']:.3f} |")
     print(
         f"\nmedian scoring time {report['median_seconds_per_arch'] * 1000:.0f} ms/arch "

@@ -1,0 +1,588 @@
+"""Evaluation campaigns: every method on a grid of (dataset, device, budget, estimator) cells, over seeds.
+
+A campaign is a TOML file in `evals/` (`load_campaign("main")`) or anywhere (`load_campaign("path.toml")`)::
+
+    description = "..."
+    seeds = 10
+    [[grid]]                      # one or more blocks; the cells are the union of their products
+    devices = ["fpga", "eyeriss"]
+    budgets = [120]
+    estimators = ["zc", "oracle-val"]
+    methods = ["rs", "nsga2", "agent"]
+    datasets = ["cifar10"]        # optional, default cifar10
+
+`run_campaign(campaign, out=..., workers=...)` runs each (cell, seed) *unit* once: the unit's result is
+`OUT/units/<cell>/seed<k>.json`, written atomically when the unit ends, and a unit whose file exists is
+skipped, so a killed campaign continues where it stopped (an agent run killed mid-way also resumes from
+its own checkpoint). Units run seed-major (seed 0 of every cell, then seed 1, ...), so a campaign cut
+short still has balanced seeds. Every run's archive is kept under `OUT/runs/<cell>/`. Units are shared
+by all campaigns using the same OUT: the agent cell of the ablations is the one of the main campaign.
+
+`summarise_campaign` aggregates the unit files into `OUT/results-<name>.json`; `campaign_markdown` and
+`write_plots` turn that into BENCHMARKS.md tables (replaced between `<!-- campaign:NAME:start -->` and
+`<!-- campaign:NAME:end -->` by `update_markdown`) and PNG figures. The CLI is `hwnas bench --campaign`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+import tomllib
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, field, replace
+from fnmatch import fnmatchcase
+from functools import partial
+from importlib import resources
+from itertools import product
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+
+from hwnas.baselines import SEARCHERS, get_searcher, stratified_random_search
+from hwnas.benchmark import BenchmarkTables, load_tables
+from hwnas.errors import UsageError
+from hwnas.evaluation import BudgetedEvaluator
+from hwnas.harness import write_archive_csv
+from hwnas.pareto import true_front, true_indicators
+from hwnas.partition import make_partitioning
+from hwnas.registry import ESTIMATORS, make_estimator, make_latency_model
+from hwnas.space import Architecture
+
+AGENT_METHODS: Final[dict[str, dict[str, Any]]] = {
+    "agent": {},
+    "agent-no-partition": {"partition_axis": "none"},
+    "agent-no-knowledge": {"use_knowledge": False},
+    "agent-no-navigator": {"use_navigator": False},
+    "agent-no-llm": {"llm": "random"},
+}
+"""Agent-graph variants: the `RunSettings` each one changes from the defaults (LLM: embedded)."""
+METHODS: Final = (*SEARCHERS, *AGENT_METHODS)
+INDICATORS: Final = ("igd", "hv_b", "igd_valid", "hv_b_valid")
+BIAS_AXIS: Final = "conv3"
+"""Exploration bias is counted over the six `conv3` partitions, whatever partitions a method uses."""
+DEGENERATE_DEVICES: Final = frozenset({"raspi4", "pixel3"})
+"""Devices whose true front holds a degenerate cell: their tables also show figures without them."""
+NOT_RUN: Final = "not run (time)"
+DEFAULT_OUT: Final = Path("bench/campaign")
+
+
+@dataclass(frozen=True, order=True)
+class Cell:
+    """One method under one (dataset, device, budget, estimator): a row of the tables."""
+
+    dataset: str
+    device: str
+    budget: int
+    estimator: str
+    method: str
+
+    @property
+    def key(self) -> str:
+        """File-safe name: `cifar10-fpga-b120-zc-agent`."""
+        return f"{self.dataset}-{self.device}-b{self.budget}-{self.estimator}-{self.method}"
+
+    @property
+    def group(self) -> tuple[str, str, int, str]:
+        """The cells compared with each other: same dataset, device, budget and estimator."""
+        return (self.dataset, self.device, self.budget, self.estimator)
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """A named set of cells and how many seeds each should get."""
+
+    name: str
+    cells: tuple[Cell, ...]
+    seeds: int
+    description: str = ""
+
+    def select(self, only: str | None) -> Campaign:
+        """Keep the cells whose key matches one of the comma-separated globs (plain text: a substring)."""
+        if not only:
+            return self
+        patterns = [p.strip() for p in only.split(",") if p.strip()]
+        kept = tuple(c for c in self.cells if any(_matches(c.key, p) for p in patterns))
+        if not kept:
+            raise UsageError(f"--only {only!r} matches no cell of campaign {self.name!r} (e.g. {self.cells[0].key})")
+        return replace(self, cells=kept)
+
+
+def _matches(key: str, pattern: str) -> bool:
+    return fnmatchcase(key, pattern) if any(ch in pattern for ch in "*?[") else pattern in key
+
+
+def _as_list(block: dict[str, Any], name: str, default: list[Any] | None, where: str) -> list[Any]:
+    value = block.get(name, default)
+    if not isinstance(value, list) or not value:
+        raise UsageError(f"{where}: [[grid]] needs a non-empty list {name!r}")
+    return value
+
+
+def parse_campaign(name: str, text: str, *, where: str = "campaign") -> Campaign:
+    """Build a campaign from TOML text (see the module docstring for the format)."""
+    try:
+        payload = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise UsageError(f"{where} is not valid TOML: {error}") from None
+    cells: dict[Cell, None] = {}
+    for block in payload.get("grid", []):
+        lists = [
+            _as_list(block, "datasets", ["cifar10"], where),
+            _as_list(block, "devices", None, where),
+            _as_list(block, "budgets", None, where),
+            _as_list(block, "estimators", None, where),
+            _as_list(block, "methods", None, where),
+        ]
+        for dataset, device, budget, estimator, method in product(*lists):
+            if method not in METHODS:
+                raise UsageError(f"{where}: unknown method {method!r}; accepted: {', '.join(METHODS)}")
+            if estimator not in ESTIMATORS:
+                raise UsageError(f"{where}: unknown estimator {estimator!r}; accepted: {', '.join(ESTIMATORS)}")
+            cells[Cell(dataset, device, int(budget), estimator, method)] = None
+    if not cells:
+        raise UsageError(f"{where} defines no cell: add a [[grid]] block")
+    seeds = int(payload.get("seeds", 10))
+    if seeds < 1:
+        raise UsageError(f"{where}: seeds must be at least 1, got {seeds}")
+    return Campaign(name, tuple(cells), seeds, str(payload.get("description", "")).strip())
+
+
+def available_campaigns() -> list[str]:
+    """Names of the campaigns shipped in `evals/`."""
+    folder = resources.files("hwnas.evals")
+    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def load_campaign(name: str) -> Campaign:
+    """The campaign `evals/<name>.toml`, or the TOML file at path `name`."""
+    path = Path(name)
+    if name.endswith(".toml") and path.is_file():
+        return parse_campaign(path.stem, path.read_text(encoding="utf-8"), where=str(path))
+    resource = resources.files("hwnas.evals") / f"{name}.toml"
+    if not resource.is_file():
+        raise UsageError(f"unknown campaign {name!r}; shipped: {', '.join(available_campaigns())}, or a .toml path")
+    return parse_campaign(name, resource.read_text(encoding="utf-8"), where=f"evals/{name}.toml")
+
+
+# ---- one unit of work ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class UnitPaths:
+    """Where one (cell, seed) keeps its result and its run."""
+
+    out: Path
+    cell: Cell
+    seed: int
+
+    @property
+    def result(self) -> Path:
+        """The unit's result JSON; its existence means the unit is done."""
+        return self.out / "units" / self.cell.key / f"seed{self.seed}.json"
+
+    @property
+    def runs(self) -> Path:
+        """The cell's run folder: baseline archives `seed<k>.csv`, agent runs `seed<k>/`."""
+        return self.out / "runs" / self.cell.key
+
+
+def write_json_atomically(path: Path, payload: Any) -> None:
+    """Write JSON to a temporary sibling and rename it: readers see the old file or the whole new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def exploration_bias(tables: BenchmarkTables, cell: Cell, archs: Sequence[str]) -> dict[str, Any]:
+    """Share of the evaluations per `conv3` partition, and the share of the true front's latency range covered.
+
+    Coverage is the length of [min, max] of the evaluated latencies intersected with the true front's
+    latency range, divided by that range's length.
+    """
+    partitioning = make_partitioning(BIAS_AXIS, dataset=cell.dataset, tables=tables, device=cell.device)
+    counts = np.zeros(len(partitioning), dtype=np.int64)
+    for arch in archs:
+        counts[partitioning.assign(Architecture.parse(arch))] += 1
+    latency = tables.latency_ms(cell.dataset, cell.device)
+    front = latency[true_front(tables, cell.dataset, cell.device).rows]
+    evaluated = latency[tables.rows(list(archs))]
+    low, high = max(evaluated.min(), front.min()), min(evaluated.max(), front.max())
+    span = float(front.max() - front.min())
+    return {
+        "partition_share": (counts / max(len(archs), 1)).tolist(),
+        "latency_coverage": max(0.0, float(high - low)) / span if span > 0 else 1.0,
+    }
+
+
+def _run_baseline(cell: Cell, seed: int, paths: UnitPaths, tables: BenchmarkTables) -> dict[str, Any]:
+    searcher = get_searcher(cell.method)
+    if cell.method == "rs-partition":
+        partitioning = make_partitioning("conv3", dataset=cell.dataset, tables=tables, device=cell.device)
+        searcher = partial(stratified_random_search.search, partitioning=partitioning)
+    estimator = make_estimator(cell.estimator, dataset=cell.dataset, tables=tables, seed=seed)
+    latency_model = make_latency_model(cell.device, dataset=cell.dataset, tables=tables)
+    started = time.perf_counter()
+    records = searcher(BudgetedEvaluator(estimator, latency_model, cell.budget), np.random.default_rng(seed))
+    wall_s = time.perf_counter() - started
+    archs = [r.arch_str for r in records]
+    archive = paths.runs / f"seed{seed}.csv"
+    write_archive_csv(archive, records, tables.accuracy(cell.dataset, "test")[tables.rows(archs)])
+    stats = getattr(estimator, "stats", None)
+    usage = {"llm_calls": 0, "tokens_in": 0, "tokens_out": 0}
+    if stats is not None:  # zero-cost: how much of the wall time was torch work (cache misses)
+        usage |= {"zc_computed": stats.computed, "zc_torch_s": round(stats.torch_seconds, 3)}
+    return {"archs": archs, "wall_s": wall_s, "archive": str(archive), **usage}
+
+
+def _run_agent(cell: Cell, seed: int, paths: UnitPaths, data: str | None, chat_model: Any) -> dict[str, Any]:
+    from hwnas.graph.context import RunSettings
+    from hwnas.graph.runner import run_search
+
+    settings = RunSettings(
+        dataset=cell.dataset,
+        device=cell.device,
+        estimator=cell.estimator,
+        budget=cell.budget,
+        seed=seed,
+        **AGENT_METHODS[cell.method],
+    )
+    model = chat_model if settings.llm != "random" else None
+    run_dir = paths.runs / f"seed{seed}"
+    # A run finished earlier (e.g. started by `hwnas run` with the same settings) keeps its own wall time:
+    # run_search only times the session that calls it. A run killed mid-way is timed from its resumption.
+    earlier = run_dir / "summary.json"
+    earlier_wall_s = json.loads(earlier.read_text())["wall_s"] if earlier.exists() else None
+    resumed = (run_dir / "settings.json").exists()
+    summary = run_search(settings, name=f"seed{seed}", out=paths.runs, data=data, chat_model=model,
+                         on_progress=lambda _line: None)  # fmt: skip
+    with (run_dir / "archive.csv").open(encoding="utf-8") as handle:
+        archs = [line.split(",", 1)[0] for line in handle.read().splitlines()[1:]]
+    keys = ("llm_calls", "tokens_in", "tokens_out", "rounds", "stop_reason")
+    wall_s = summary["wall_s"] if earlier_wall_s is None else earlier_wall_s
+    return {"archs": archs, "wall_s": wall_s, "archive": str(run_dir / "archive.csv"), "resumed": resumed,
+            **{k: summary.get(k) for k in keys}}  # fmt: skip
+
+
+def run_unit(cell: Cell, seed: int, out: Path, data: str | None = None, chat_model: Any = None) -> dict[str, Any]:
+    """Run one (cell, seed), score it against the true front, and write its result file; return the result."""
+    tables = load_tables(data)
+    paths = UnitPaths(out, cell, seed)
+    if cell.method in AGENT_METHODS:
+        run = _run_agent(cell, seed, paths, data, chat_model)
+    else:
+        run = _run_baseline(cell, seed, paths, tables)
+    archs = run.pop("archs")
+    result = {
+        "cell": asdict(cell),
+        "seed": seed,
+        "evaluated": len(archs),
+        **true_indicators(tables, cell.dataset, cell.device, archs),
+        **exploration_bias(tables, cell, archs),
+        **run,
+    }
+    write_json_atomically(paths.result, result)
+    return result
+
+
+# ---- running a campaign -------------------------------------------------------------------------------
+@dataclass
+class CampaignProgress:
+    """What `run_campaign` did: units run now, units found done, units that failed (with the error)."""
+
+    ran: list[tuple[str, int]] = field(default_factory=list)
+    skipped: list[tuple[str, int]] = field(default_factory=list)
+    failed: list[tuple[str, int, str]] = field(default_factory=list)
+
+
+def pending_units(campaign: Campaign, out: Path, seeds: int | None = None) -> list[tuple[Cell, int]]:
+    """The (cell, seed) units without a result file, seed-major."""
+    count = campaign.seeds if seeds is None else seeds
+    return [
+        (cell, seed)
+        for seed in range(count)
+        for cell in campaign.cells
+        if not UnitPaths(out, cell, seed).result.exists()
+    ]
+
+
+def run_campaign(
+    campaign: Campaign,
+    *,
+    out: Path = DEFAULT_OUT,
+    data: str | None = None,
+    workers: int = 1,
+    seeds: int | None = None,
+    chat_model: Any = None,
+    on_unit: Callable[[Cell, int, dict[str, Any]], None] | None = None,
+) -> CampaignProgress:
+    """Run every unit that has no result yet (`seeds` overrides the campaign's count).
+
+    With `workers` > 1 units run in that many spawned processes (`chat_model`, a test double, needs
+    workers == 1). A unit that raises is reported in `failed` and the others go on; an exception raised
+    by `on_unit` stops the campaign (the units finished so far stay done).
+    """
+    if workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {workers}")
+    if seeds is not None and seeds < 1:
+        raise UsageError(f"--seeds must be at least 1, got {seeds}")
+    if chat_model is not None and workers > 1:
+        raise UsageError("a chat_model object cannot be sent to worker processes; use workers=1")
+    load_tables(data)  # fail fast on a bad --data
+    count = campaign.seeds if seeds is None else seeds
+    todo = pending_units(campaign, out, count)
+    progress = CampaignProgress()
+    waiting = set(todo)
+    progress.skipped = [(c.key, s) for s in range(count) for c in campaign.cells if (c, s) not in waiting]
+
+    def finished(cell: Cell, seed: int, result: dict[str, Any] | None, error: BaseException | None) -> None:
+        if error is not None:
+            progress.failed.append((cell.key, seed, f"{type(error).__name__}: {error}"))
+            return
+        assert result is not None
+        progress.ran.append((cell.key, seed))
+        if on_unit is not None:
+            on_unit(cell, seed, result)
+
+    if workers == 1:
+        for cell, seed in todo:
+            try:
+                result = run_unit(cell, seed, out, data, chat_model)
+            except Exception as error:  # one failed unit must not stop the campaign
+                finished(cell, seed, None, error)
+                continue
+            finished(cell, seed, result, None)
+        return progress
+    queue = list(todo)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        running: dict[Future[dict[str, Any]], tuple[Cell, int]] = {}
+        try:
+            while queue or running:
+                while queue and len(running) < workers:
+                    cell, seed = queue.pop(0)
+                    running[pool.submit(run_unit, cell, seed, out, data)] = (cell, seed)
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    cell, seed = running.pop(future)
+                    failure = future.exception()
+                    finished(cell, seed, None if failure else future.result(), failure)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+    return progress
+
+
+# ---- aggregation ----------------------------------------------------------------------------------------
+def _mean_std(values: Sequence[float]) -> tuple[float, float]:
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def _load_results(out: Path, cell: Cell, seeds: int) -> list[dict[str, Any]]:
+    results = []
+    for seed in range(seeds):
+        path = UnitPaths(out, cell, seed).result
+        if path.exists():
+            results.append(json.loads(path.read_text(encoding="utf-8")))
+    return results
+
+
+def summarise_cell(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Mean ± std of each indicator, mean cost figures and mean exploration bias over a cell's seeds."""
+    if not results:
+        return {"seeds": 0, "status": NOT_RUN}
+    summary: dict[str, Any] = {"seeds": len(results), "status": "run", "seed_list": [r["seed"] for r in results]}
+    for key in (*INDICATORS, "latency_coverage"):
+        summary[key] = dict(zip(("mean", "std"), _mean_std([r[key] for r in results]), strict=True))
+    for key in ("wall_s", "llm_calls", "tokens_in", "tokens_out", "zc_torch_s", "evaluated"):
+        values = [r[key] for r in results if r.get(key) is not None]
+        if values:
+            summary[key] = statistics.fmean(values)
+    summary["partition_share"] = np.mean([r["partition_share"] for r in results], axis=0).round(4).tolist()
+    return summary
+
+
+def _wins(cells: Sequence[Cell], per_cell: dict[Cell, list[dict[str, Any]]]) -> dict[str, dict[str, int]]:
+    """Per method, on the seeds every run method of the group shares (`of`): how often it had the best IGD / HV_B."""
+    ran = [c for c in cells if per_cell[c]]
+    wins = {c.method: {"igd": 0, "hv_b": 0, "igd_valid": 0, "hv_b_valid": 0, "of": 0} for c in cells}
+    if len(ran) < 2:
+        return wins
+    by_seed = {c: {r["seed"]: r for r in per_cell[c]} for c in ran}
+    common = set.intersection(*(set(s) for s in by_seed.values()))
+    for c in cells:
+        wins[c.method]["of"] = len(common)
+    for seed in sorted(common):
+        for key in INDICATORS:
+            values = [by_seed[c][seed][key] for c in ran]
+            best = min(values) if key.startswith("igd") else max(values)
+            for c, value in zip(ran, values, strict=True):
+                wins[c.method][key] += int(value == best)
+    return wins
+
+
+def summarise_campaign(campaign: Campaign, out: Path, *, data: str | None = None) -> dict[str, Any]:
+    """Aggregate the unit files of `campaign` into the results dict (also written to OUT/results-NAME.json)."""
+    tables = load_tables(data)
+    per_cell = {c: _load_results(out, c, campaign.seeds) for c in campaign.cells}
+    groups: dict[tuple[str, str, int, str], list[Cell]] = {}
+    for cell in campaign.cells:
+        groups.setdefault(cell.group, []).append(cell)
+    payload_groups = []
+    for (dataset, device, budget, estimator), cells in groups.items():
+        wins = _wins(cells, per_cell)
+        front = true_front(tables, dataset, device)
+        payload_groups.append({
+            "dataset": dataset, "device": device, "budget": budget, "estimator": estimator,
+            "true_front_size": len(front.rows),
+            "true_front_size_valid": len(true_front(tables, dataset, device, exclude_degenerate=True).rows),
+            "methods": {c.method: {**summarise_cell(per_cell[c]), "wins": wins[c.method]} for c in cells},
+        })  # fmt: skip
+    payload = {
+        "campaign": campaign.name,
+        "description": campaign.description,
+        "seeds_planned": campaign.seeds,
+        "partition_axis_for_bias": BIAS_AXIS,
+        "partition_names": [p.name for p in make_partitioning(BIAS_AXIS, dataset="cifar10", tables=tables).partitions],
+        "groups": payload_groups,
+    }
+    write_json_atomically(out / f"results-{campaign.name}.json", payload)
+    return payload
+
+
+# ---- tables and plots -----------------------------------------------------------------------------------
+def _pm(stats: dict[str, float]) -> str:
+    return f"{stats['mean']:.4f} ± {stats['std']:.4f}"
+
+
+def _number(value: float | None, digits: int = 0) -> str:
+    return "–" if value is None else f"{value:,.{digits}f}"
+
+
+def campaign_markdown(results: dict[str, Any], *, command: str, plots: Iterable[str] = ()) -> str:
+    """The campaign's tables: quality per group and method, then exploration bias; unrun cells say so."""
+    lines = [f"Regenerate (runs only the units that have no result yet, then rewrites this block): `{command}`", ""]
+    seeds_planned = results["seeds_planned"]
+    lines += [
+        f"Seeds planned per cell: {seeds_planned}; the `seeds` column says how many ran. Wins: on the seeds "
+        "every run method of the group shares, how often the method had the best IGD / HV_B (ties count for each).",
+        "",
+        "| device | budget | estimator | method | seeds | IGD | HV_B | IGD (no degenerate) | HV_B (no degenerate) "
+        "| wins IGD/HV_B (of seeds) | evaluated | LLM calls | tokens in/out | wall s/run |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for group in results["groups"]:
+        degenerate = group["device"] in DEGENERATE_DEVICES
+        for method, s in group["methods"].items():
+            head = f"| {group['device']} | {group['budget']} | {group['estimator']} | {method} "
+            if s["seeds"] == 0:
+                lines.append(head + f"| 0 | {NOT_RUN} | | | | | | | | |")
+                continue
+            valid = [_pm(s["igd_valid"]), _pm(s["hv_b_valid"])] if degenerate else ["same", "same"]
+            wins = s["wins"]
+            tokens = f"{_number(s.get('tokens_in'))} / {_number(s.get('tokens_out'))}"
+            lines.append(
+                head + f"| {s['seeds']} | {_pm(s['igd'])} | {_pm(s['hv_b'])} | {valid[0]} | {valid[1]} "
+                f"| {wins['igd']}/{wins['hv_b']} of {wins['of']} | {_number(s.get('evaluated'), 1)} "
+                f"| {_number(s.get('llm_calls'), 1)} "
+                f"| {tokens} "
+                f"| {_number(s.get('wall_s'), 2)} |"
+            )
+    names = results["partition_names"]
+    lines += [
+        "",
+        f"Exploration bias (smallest budget of the campaign): mean share of the evaluations in each "
+        f"`{results['partition_axis_for_bias']}` partition, and the share of the true front's latency range "
+        "that the evaluated latencies span.",
+        "",
+        f"| device | budget | estimator | method | {' | '.join(names)} | latency range covered |",
+        "|---|---|---|---|" + "---|" * len(names) + "---|",
+    ]
+    smallest = min(g["budget"] for g in results["groups"])
+    for group in results["groups"]:
+        if group["budget"] != smallest:
+            continue
+        for method, s in group["methods"].items():
+            head = f"| {group['device']} | {group['budget']} | {group['estimator']} | {method} "
+            if s["seeds"] == 0:
+                lines.append(head + f"| {NOT_RUN} " + "| " * len(names) + "|")
+                continue
+            shares = " | ".join(f"{share:.2f}" for share in s["partition_share"])
+            lines.append(head + f"| {shares} | {_pm(s['latency_coverage'])} |")
+    for plot in plots:
+        lines += ["", f"![{Path(plot).stem}]({plot})"]
+    return "\n".join(lines)
+
+
+def update_markdown(path: Path, name: str, body: str, *, title: str | None = None) -> None:
+    """Replace the text between the campaign's marker comments in `path` (append a section if absent)."""
+    start, end = f"<!-- campaign:{name}:start -->", f"<!-- campaign:{name}:end -->"
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    block = f"{start}\n{body.rstrip()}\n{end}"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        text = head + block + rest.split(end, 1)[1]
+    else:
+        heading = f"### {title or f'Campaign `{name}`'}\n\n"
+        text = text.rstrip() + ("\n\n" if text else "") + heading + block + "\n"
+    path.write_text(text, encoding="utf-8")
+
+
+def write_plots(results: dict[str, Any], folder: Path) -> list[Path]:
+    """HV_B and IGD per method (mean ± std) for every group, and the exploration bias; return the PNGs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    name = results["campaign"]
+    groups = [g for g in results["groups"] if any(s["seeds"] for s in g["methods"].values())]
+    written: list[Path] = []
+    if not groups:
+        return written
+    for key, label in (("hv_b", "HV_B (higher is better)"), ("igd", "IGD (lower is better)")):
+        columns = min(4, len(groups))
+        rows = -(-len(groups) // columns)
+        figure, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 2.9 * rows), squeeze=False)
+        for axis, group in zip(axes.flat, groups, strict=False):
+            methods = [m for m, s in group["methods"].items() if s["seeds"]]
+            means = [group["methods"][m][key]["mean"] for m in methods]
+            stds = [group["methods"][m][key]["std"] for m in methods]
+            colours = ["tab:red" if m.startswith("agent") else "tab:blue" for m in methods]
+            axis.bar(range(len(methods)), means, yerr=stds, color=colours, capsize=2)
+            axis.set_xticks(range(len(methods)), methods, rotation=60, ha="right", fontsize=7)
+            axis.set_title(f"{group['device']} N={group['budget']} {group['estimator']}", fontsize=8)
+            if key == "hv_b":
+                axis.set_ylim(max(0.0, min(m - s for m, s in zip(means, stds, strict=True)) - 0.05), 1.0)
+        for axis in axes.flat[len(groups) :]:
+            axis.axis("off")
+        figure.suptitle(f"campaign {name}: {label}, mean ± std over seeds", fontsize=10)
+        figure.tight_layout()
+        path = folder / f"{name}-{key}.png"
+        figure.savefig(path, dpi=90)
+        plt.close(figure)
+        written.append(path)
+    smallest = min(g["budget"] for g in groups)
+    bars = [(g, m, s) for g in groups if g["budget"] == smallest for m, s in g["methods"].items() if s["seeds"]]
+    figure, axis = plt.subplots(figsize=(max(6.0, 0.35 * len(bars) + 2), 4))
+    bottom = np.zeros(len(bars))
+    for index, partition in enumerate(results["partition_names"]):
+        shares = np.array([s["partition_share"][index] for _, _, s in bars])
+        axis.bar(range(len(bars)), shares, bottom=bottom, label=partition)
+        bottom += shares
+    coverage = [s["latency_coverage"]["mean"] for _, _, s in bars]
+    axis.plot(range(len(bars)), coverage, "k*", label="latency range covered")
+    labels = [f"{g['device']}/{g['estimator']}/{m}" for g, m, _ in bars]
+    axis.set_xticks(range(len(bars)), labels, rotation=75, ha="right", fontsize=6)
+    axis.set_ylabel("share of evaluations")
+    axis.set_title(f"campaign {name}: evaluations per conv3 partition (N={smallest})", fontsize=10)
+    axis.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    figure.tight_layout()
+    path = folder / f"{name}-bias.png"
+    figure.savefig(path, dpi=90)
+    plt.close(figure)
+    written.append(path)
+    return written
