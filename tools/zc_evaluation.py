@@ -31,7 +31,6 @@ from hwnas.tools.network import torch_threads
 from hwnas.tools.proxies import PROXIES, compute_proxies
 from hwnas.tools.score_cache import ScoreCache
 from hwnas.tools.zero_cost import (
-    Member,
     Reference,
     ZeroCostEstimator,
     _reference_key,
@@ -231,8 +230,3 @@ def calibrate_ensemble(
         "top": ranked[:top],
         "references": references,
     }
-
-
-def ensemble_members(weights: dict[str, float]) -> tuple[Member, ...]:
-    """Members from a {proxy: weight} mapping (as printed by calibration)."""
-    return tuple(Member(p, w) for p, w in weights.items() if w)

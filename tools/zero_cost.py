@@ -93,10 +93,10 @@ def reference_architectures(size: int = REFERENCE_SIZE) -> tuple[Architecture, .
     return tuple(_from_index(int(i)) for i in np.sort(chosen))
 
 
-def evaluation_sample(size: int, seed: int, *, population: Sequence[Architecture] | None = None) -> list[Architecture]:
+def evaluation_sample(size: int, seed: int) -> list[Architecture]:
     """`size` distinct architectures drawn with `seed` from the space minus the reference sample."""
     excluded = set(reference_architectures())
-    pool = [a for a in (population if population is not None else SearchSpace()) if a not in excluded]
+    pool = [a for a in SearchSpace() if a not in excluded]
     if not 1 <= size <= len(pool):
         raise UsageError(f"--sample must be between 1 and {len(pool)}, got {size}")
     chosen = np.random.default_rng(seed).choice(len(pool), size=size, replace=False)

@@ -27,7 +27,7 @@ def register(subparsers: Any) -> None:
     profile.add_argument("--seed", type=int, default=0, help="seed of the sample")
     profile.add_argument("--dataset", default="cifar10", help="cifar10, cifar100 or imagenet16 (input size)")
     profile.add_argument("--threads", type=int, default=1, help="torch threads while timing (default 1)")
-    profile.add_argument("--repeats", type=int, default=20, help="timed runs per measurement (median kept)")
+    profile.add_argument("--repeats", type=int, default=30, help="timed runs per measurement (median kept)")
     profile.add_argument("--repeatability", type=int, default=10, help="architectures re-measured 5 times for CV")
     profile.add_argument("--cache", type=Path, help="score cache file (default: the user cache)")
     profile.add_argument("--json", action="store_true", help="print JSON instead of text")
@@ -65,7 +65,8 @@ def profile_command(args: argparse.Namespace) -> int:
     print(f"latency ms: min {lat['min']:.2f}  median {lat['median']:.2f}  max {lat['max']:.2f}")
     print(
         f"repeatability over {cv['architectures']} architectures x {cv['runs']} measurements: "
-        f"CV median {cv['median'] * 100:.1f} %, max {cv['max'] * 100:.1f} %"
+        f"CV median {cv['median'] * 100:.1f} %, max {cv['max'] * 100:.1f} %, "
+        f"{cv['share_within_10_percent'] * 100:.0f} % of architectures within 10 %"
     )
     lut = report["lookup_table"]
     print(
