@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,17 @@ def data_dir() -> Path:
     if not (path / "nb201_hw").is_dir():
         pytest.skip(f"benchmark data not found at {path}; set HWNAS_DATA")
     return path
+
+
+@pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """Torch work in hwnas runs single-threaded: two threads on a busy 2-core machine spin-wait."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="session")

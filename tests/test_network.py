@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 import torch
@@ -14,14 +12,7 @@ from hwnas.errors import UsageError
 from hwnas.space import Architecture, SearchSpace
 from hwnas.tools.network import AvgPool3x3, build_network, parameter_count
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """Two torch threads on a busy 2-core machine spin-wait; hwnas's torch work runs single-threaded."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("dataset", list(DATASETS))
