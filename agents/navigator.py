@@ -20,11 +20,15 @@ from hwnas.llm import LLMError
 from hwnas.llm.schemas import one_of
 from hwnas.pareto import non_dominated_records
 from hwnas.prompts import render
+from hwnas.tools.coordinator import move_rng
 from hwnas.tools.knowledge import heuristic_lines
 
 AGENT = "navigator"
 
-Strategy = Literal["explore", "exploit", "repair"]
+Strategy = Literal["explore", "exploit", "repair", "mixed"]
+"""The first three are the Navigator's to choose (see `hwnas.tools.moves.FAMILIES`); `mixed`, every move
+family, is what partitions get in the ablation without a Navigator."""
+PLANNED_STRATEGIES = ("explore", "exploit", "repair")
 
 
 MAX_SLOTS_PER_PARTITION = 12
@@ -61,6 +65,7 @@ def plan_schema(active: list[int]) -> type[NavigatorPlan]:
         "PartitionOrder",
         __base__=PartitionOrder,
         candidates=(one_of(range(MAX_SLOTS_PER_PARTITION + 1)), ...),
+        strategy=(one_of(PLANNED_STRATEGIES), ...),
     )
     fields: dict[str, Any] = {f"partition_{p}": (order, ...) for p in sorted(active)}
     return create_model("NavigatorPlan", __base__=NavigatorPlan, **fields)
@@ -113,17 +118,24 @@ def uniform_orders(active: list[int], round_size: int) -> dict[int, PartitionOrd
     """The ablation without a Navigator: the round's slots split evenly over active partitions."""
     share, extra = divmod(round_size, max(len(active), 1))
     return {
-        p: PartitionOrder(candidates=max(1, share + (i < extra)), strategy="explore")
+        p: PartitionOrder(candidates=max(1, share + (i < extra)), strategy="mixed")
         for i, p in enumerate(sorted(active))
     }
 
 
 def select_parents(archive: list[Evaluated], partition: int, k: int) -> list[Parent]:
-    """The partition's front (best score first), then its best-scoring others, up to k parents."""
+    """Up to k parents spread along the partition's front (fastest to best), then its best-scoring others.
+
+    Spreading matters: the best-scoring k of a long front all sit at its slow end, and a search that
+    only breeds from those never improves the fast end, where the true front's cheapest points lie.
+    """
     members = [r for r in archive if r["partition"] == partition]
-    front = sorted(non_dominated_records(members), key=lambda r: -r["score"])
+    front = sorted(non_dominated_records(members), key=lambda r: r["latency_ms"])
+    if len(front) > k:
+        front = [front[round(i * (len(front) - 1) / (k - 1))] for i in range(k)] if k > 1 else front[-1:]
     rest = sorted((r for r in members if r not in front), key=lambda r: -r["score"])
-    return [Parent(arch=r["arch"], score=r["score"], latency_ms=r["latency_ms"]) for r in (front + rest)[:k]]
+    chosen = sorted(front, key=lambda r: -r["score"]) + rest
+    return [Parent(arch=r["arch"], score=r["score"], latency_ms=r["latency_ms"]) for r in chosen[:k]]
 
 
 def _partition_table(state: SearchState, ctx: Context) -> str:
@@ -202,20 +214,25 @@ def navigator_node(state: SearchState, runtime: Runtime[Context]) -> dict[str, A
     if overrides:
         ctx.trace.write("guardrail", agent=AGENT, round=round_number, overrides=overrides)
     knowledge = heuristic_lines(state.get("knowledge", {})) if settings.use_knowledge else []
-    tasks = {
-        p: PartitionTask(
+    ctx.coordinator.reset(state.get("archive", []))
+    tasks = {}
+    for p, order in sorted(orders.items()):
+        task = PartitionTask(
             round=round_number,
             attempt=0,
             partition=p,
-            slots=o.candidates,
-            strategy=o.strategy,
-            note=o.note,
+            slots=order.candidates,
+            strategy=order.strategy,
+            note=order.note,
             parents=select_parents(state.get("archive", []), p, settings.parents_per_prompt),
             heuristics=knowledge,
             rejections=[],
+            moves=[],
         )
-        for p, o in sorted(orders.items())
-    }
+        parents = [parent["arch"] for parent in task["parents"]]
+        task["moves"] = ctx.coordinator.legal_moves(parents, p, order.strategy, order.candidates,
+                                                    move_rng(settings.seed, task))
+        tasks[p] = task
     log = {
         "round": round_number,
         "summary": plan.summary,

@@ -1,10 +1,12 @@
 """The stop test: per-partition front hypervolume over rounds, and when the whole search ends.
 
-Scores of a zero-cost predictor have no natural scale, so each partition's hypervolume is measured in
-a frame fixed the first time the partition is assessed: its score and latency ranges then, widened by
-half a range on each side. Within that frame the front's hypervolume can only grow, and a partition is
-stable once it has grown by less than `stable_eps` (relative) for `stable_window` consecutive rounds
-in which it got new evaluations (a round that tried nothing there is no evidence either way).
+Scores of a zero-cost predictor have no natural scale, so a partition's hypervolume is measured in a
+frame taken from its own records: their score and latency ranges, widened by half a range on each side.
+Each assessment re-measures the partition's whole history (the front as it stood after each earlier
+round) in the current frame, so a child far better than anything before still counts as progress. A
+partition is stable once its front has grown by less than `stable_eps` (relative) for
+`stable_window` consecutive rounds in which it got new evaluations (a round that tried nothing there
+is no evidence either way).
 """
 
 from __future__ import annotations
@@ -60,17 +62,16 @@ def assess_node(state: SearchState, runtime: Runtime[Context]) -> dict[str, Any]
     progress: dict[int, PartitionProgress] = dict(state.get("progress", {}))
     for part in ctx.partitioning.partitions:
         members = [r for r in archive if r["partition"] == part.index]
-        if not members:
-            continue
         previous = progress.get(part.index)
-        if previous and previous["evaluated"] == len(members):
+        if not members or (previous and previous["counts"][-1] == len(members)):
             continue  # nothing new was tried here: no evidence that the front stopped improving
-        frame = previous["frame"] if previous else frame_for(members)
-        history = [*(previous["hv_history"] if previous else []), front_hypervolume(members, frame)]
+        counts = [*(previous["counts"] if previous else []), len(members)]
+        frame = frame_for(members)  # the archive only grows, so the first `count` records are that round's
+        history = [front_hypervolume(members[:count], frame) for count in counts]
         progress[part.index] = PartitionProgress(
             frame=frame,
+            counts=counts,
             hv_history=history,
-            evaluated=len(members),
             stable=is_stable(history, settings.stable_eps, settings.stable_window),
         )
     round_number = state.get("round", 0)

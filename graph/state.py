@@ -28,7 +28,7 @@ class Evaluated(TypedDict):
     latency_ms: float
     round: int
     operator: str
-    """`init` (random start), `mutation` or `crossover`."""
+    """`init` (random start), `mutation`, `crossover` or `sample` (a random partition member a Generator chose)."""
     parents: list[str]
     rationale: str
 
@@ -63,15 +63,18 @@ class PartitionTask(TypedDict):
     parents: list[Parent]
     heuristics: list[str]
     rejections: list[str]
+    moves: list[Proposal]
+    """The Coordinator's legal moves from these parents, labelled (`rationale`) for the Generator to pick."""
 
 
 class PartitionProgress(TypedDict):
-    """Front hypervolume per round inside one partition, in a frame fixed when it is first measured."""
+    """Front hypervolume per round inside one partition, all measured in the partition's latest frame."""
 
     frame: list[float]
+    counts: list[int]
+    """How many of the partition's archive records existed at each round in which it got new ones."""
     hv_history: list[float]
-    """One value per round in which the partition got new evaluations."""
-    evaluated: int
+    """The front hypervolume of the first `counts[i]` records, for each i."""
     stable: bool
 
 

@@ -13,6 +13,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
+from hwnas.benchmark import BenchmarkTables
 from hwnas.errors import UsageError
 from hwnas.graph.context import RunSettings
 from hwnas.graph.runner import run_search
@@ -45,8 +46,10 @@ def agent_of(system: str) -> str:
     return "memory"
 
 
-def requested_children(user: str) -> int:
-    return int(re.search(r"Propose (\d+) children", user).group(1))  # type: ignore[union-attr]
+def offered_moves(system: str) -> list[list[str]]:
+    """The move labels each `child_<i>` field of the Generator's schema admits, in child order."""
+    schema = json.loads(system.rsplit("JSON schema:\n", 1)[1])
+    return [field["enum"] for name, field in schema["properties"].items() if name.startswith("child_")]
 
 
 def navigator_reply(system: str, slots: dict[int, int]) -> str:
@@ -54,18 +57,6 @@ def navigator_reply(system: str, slots: dict[int, int]) -> str:
     fields = sorted({int(p) for p in re.findall(r"partition_(\d+)", system)})
     orders = {f"partition_{p}": {"candidates": slots.get(p, 0), "strategy": "explore", "note": ""} for p in fields}
     return json.dumps({"summary": "scripted", **orders})
-
-
-EDITS = [
-    (5, "avg_pool_3x3"),
-    (3, "skip_connect"),
-    (4, "nor_conv_1x1"),
-    (1, "skip_connect"),
-    (2, "avg_pool_3x3"),
-    (0, "skip_connect"),
-    (5, "skip_connect"),
-    (3, "avg_pool_3x3"),
-]
 
 
 def conv3_heuristic(accuracy: str, latency: str, text: str) -> str:
@@ -76,16 +67,12 @@ def conv3_heuristic(accuracy: str, latency: str, text: str) -> str:
 
 
 def sensible_script(system: str, user: str) -> str:
-    """A well-behaved model: slots to partition 0 only, one-edge mutations, one heuristic."""
+    """A well-behaved model: slots to partition 0 only, the first move offered per child, one heuristic."""
     agent = agent_of(system)
     if agent == "navigator":
         return navigator_reply(system, {0: 3})
     if agent == "generator":
-        children = [
-            {"parent": 1, "mate": 2 if i == 2 else 0, "edits": [{"edge": edge, "op": op}]}
-            for i, (edge, op) in enumerate(EDITS[: requested_children(user)])
-        ]
-        return json.dumps({"children": children})
+        return json.dumps({f"child_{i}": sorted(options)[0] for i, options in enumerate(offered_moves(system), 1)})
     return conv3_heuristic("up", "up", "3x3 convolutions buy accuracy with latency")
 
 
@@ -145,25 +132,61 @@ def test_malformed_and_off_schema_replies_do_not_stop_the_run(tmp_path: Path) ->
     assert {r["agent"] for r in failures} >= {"generator", "navigator"}
 
 
-def test_duplicates_and_partition_violations_are_rejected_with_reasons(tmp_path: Path) -> None:
-    def copycat(system: str, user: str) -> str:
-        if agent_of(system) == "generator":
-            parent = re.search(r"\n1: \[(.*?)\]", user).group(1).split(", ")  # type: ignore[union-attr]
-            same = {"parent": 1, "mate": 0, "edits": [{"edge": 0, "op": parent[0]}]}
-            convs = {
-                "parent": 1,
-                "mate": 0,
-                "edits": [{"edge": 0, "op": "nor_conv_3x3"}, {"edge": 3, "op": "nor_conv_3x3"}],
-            }
-            return json.dumps({"children": [[same, convs][i % 2] for i in range(requested_children(user))]})
+def test_a_move_that_was_not_offered_is_refused_and_repaired(tmp_path: Path) -> None:
+    asked: list[str] = []
+
+    def off_menu(system: str, user: str) -> str:
+        if agent_of(system) == "generator" and "That reply is invalid" not in user:
+            asked.append(user)
+            return json.dumps({f"child_{i}": "1: edge 9 -> conv" for i in range(1, len(offered_moves(system)) + 1)})
         return sensible_script(system, user)
 
-    run(tmp_path, copycat, max_rounds=1)
-    rejected = [r for r in records(tmp_path) if r.get("agent") == "coordinator" and r.get("rejected")]
-    reasons = " ".join(" ".join(v) for r in rejected for v in r["rejected"].values())
-    assert "duplicate" in reasons and "outside partition" in reasons
-    retries = [r for r in records(tmp_path) if r.get("agent") == "generator" and r.get("attempt", 0) > 0]
-    assert retries
+    summary = run(tmp_path, off_menu, max_rounds=1)
+    invalid = [r for r in records(tmp_path) if r["kind"] == "llm_call" and r["agent"] == "generator" and r["error"]]
+    assert asked and invalid and "child_1: Input should be" in invalid[0]["error"]
+    assert summary["budget_used"] > 12  # the repaired replies were evaluated
+
+
+def test_offered_moves_are_legal_new_and_distinct(tables: BenchmarkTables) -> None:
+    import numpy as np
+
+    from hwnas.partition import make_partitioning
+    from hwnas.registry import make_estimator, make_latency_model
+    from hwnas.space import Architecture
+    from hwnas.tools.coordinator import Coordinator
+
+    parts = make_partitioning("conv3", bins=6, dataset="cifar10", tables=tables)
+    coordinator = Coordinator(make_estimator("oracle-val", dataset="cifar10", tables=tables),
+                              make_latency_model("fpga", dataset="cifar10", tables=tables), parts)
+    parent = Architecture.parse("|none~0|+|skip_connect~0|none~1|+|skip_connect~0|none~1|avg_pool_3x3~2|")
+    dead_edge_twin = "|avg_pool_3x3~0|+|skip_connect~0|none~1|+|skip_connect~0|none~1|avg_pool_3x3~2|"
+    assert Architecture.parse(dead_edge_twin).canonical_key == parent.canonical_key
+    coordinator.reset([])
+    coordinator.remember([str(parent)])
+    assert coordinator.check_validity(dead_edge_twin, 0).startswith("duplicate")
+    assert coordinator.check_validity(str(parent).replace("none~0", "nor_conv_3x3~0"), 0).startswith("outside")
+    first = "|nor_conv_1x1~0|+|avg_pool_3x3~0|skip_connect~1|+|skip_connect~0|nor_conv_1x1~1|avg_pool_3x3~2|"
+    second = "|avg_pool_3x3~0|+|nor_conv_1x1~0|nor_conv_1x1~1|+|avg_pool_3x3~0|skip_connect~1|nor_conv_1x1~2|"
+    assert parts.assign(Architecture.parse(first)) == parts.assign(Architecture.parse(second)) == 1
+    offered = {}
+    for strategy in ("explore", "exploit", "repair", "mixed"):
+        moves = coordinator.legal_moves([first, second], 1, strategy, 4, np.random.default_rng(0))
+        children = [Architecture.parse(m["arch"]) for m in moves]
+        assert moves and all(parts.assign(c) == 1 and c.is_valid for c in children)
+        assert len({c.canonical_key for c in children}) == len(children)
+        assert parent.canonical_key not in {c.canonical_key for c in children}
+        offered[strategy] = {family_of(m["rationale"]) for m in moves}
+    assert offered == {"explore": {"sample", "crossover", "swap"}, "exploit": {"edit", "swap"},
+                       "repair": {"crossover", "edit"}, "mixed": {"edit", "swap", "crossover", "sample"}}
+    short = coordinator.legal_moves([first], 1, "repair", 30, np.random.default_rng(0))  # < 30 edits, no pairs
+    assert {family_of(m["rationale"]) for m in short} == {"edit", "swap", "sample"}
+
+
+def family_of(label: str) -> str:
+    """The move family of a label: `2: edge 3 -> op`, `2: swap edges 1,4`, `1 x 3 (2)`, `new 4`."""
+    if label.startswith("new "):
+        return "sample"
+    return "crossover" if " x " in label else label.split()[1].replace("edge", "edit")
 
 
 def test_contradicted_heuristic_is_rejected(tmp_path: Path) -> None:
@@ -228,3 +251,26 @@ def test_end_to_end_on_the_embedded_model(tmp_path: Path) -> None:
     assert {r["agent"] for r in calls} >= {"navigator", "generator", "memory"}
     assert all(r["tokens_out"] > 0 for r in calls)
     assert summary["rounds"] == 1 and summary["budget_used"] >= 2
+
+
+def test_a_child_beyond_the_first_frame_counts_as_progress() -> None:
+    from hwnas.graph.progress import frame_for, front_hypervolume, is_stable
+
+    first = [{"score": 0.3, "latency_ms": 2.0}, {"score": 0.5, "latency_ms": 3.0}]
+    records: list[Any] = [*first, {"score": 0.9, "latency_ms": 2.5}, {"score": 0.2, "latency_ms": 4.0}]
+    beyond = [*first, {"score": 1.5, "latency_ms": 2.5}]
+    assert front_hypervolume(records[:3], frame_for(first)) == front_hypervolume(beyond, frame_for(first))  # clipped
+    frame = frame_for(records)  # what the stop test uses: the latest frame, for the whole history
+    history = [front_hypervolume(records[:count], frame) for count in (2, 3, 4)]
+    assert history[1] > 1.2 * history[0] and history[2] == history[1]
+    assert not is_stable(history, eps=0.01, window=2) and is_stable([*history, history[-1]], eps=0.01, window=2)
+
+
+def test_parents_span_the_partition_front_from_fastest_to_best() -> None:
+    from hwnas.agents.navigator import select_parents
+
+    front = [{"arch": f"a{i}", "partition": 0, "score": 0.1 * i, "latency_ms": float(i)} for i in range(1, 8)]
+    dominated = [{"arch": "slow", "partition": 0, "score": 0.05, "latency_ms": 9.0}]
+    parents = select_parents([*front, *dominated], 0, 4)  # type: ignore[list-item]
+    assert [p["arch"] for p in parents] == ["a7", "a5", "a3", "a1"]
+    assert [p["arch"] for p in select_parents([*front[:2], *dominated], 0, 4)] == ["a2", "a1", "slow"]  # type: ignore[list-item]

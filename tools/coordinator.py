@@ -8,8 +8,11 @@ Coordinator node calls them itself, in this order, for every proposal:
 - `lookup_latency`: any `LatencyModel` (benchmark table or on-device measurement);
 - `score_proxy`: any `Estimator` (default: the zero-cost predictor `zc`).
 
-The budget is charged only for distinct evaluated architectures; rejected proposals go back to their
-Generator with the reasons, for a bounded number of retries per round.
+Before a Generator is called, the Coordinator also lists its legal moves (`legal_moves`): the one-step
+variations of its parents that pass `check_validity`, so the Generator's constrained reply can only
+pick children that will be accepted. The budget is charged only for distinct evaluated architectures;
+a partition whose slots are still open after a reply goes back to its Generator with the reasons and a
+fresh list of moves, for a bounded number of retries per round.
 """
 
 from __future__ import annotations
@@ -28,6 +31,10 @@ from hwnas.graph.context import Context
 from hwnas.graph.state import CLEAR, Evaluated, PartitionTask, Proposal, SearchState
 from hwnas.partition import Partitioning
 from hwnas.space import Architecture
+from hwnas.tools.moves import ALL_FAMILIES, candidate_moves, families_for
+
+SAMPLES_PER_SLOT = 3
+"""Random partition members offered per open slot when the strategy explores."""
 
 AGENT = "coordinator"
 
@@ -89,6 +96,37 @@ class Coordinator:
         """Mark architectures (and everything isomorphic to them) as taken."""
         self.taken_keys.update(Architecture.parse(a).canonical_key for a in archs)
 
+    def reset(self, archive: Iterable[Evaluated]) -> None:
+        """Forget what was taken and take exactly the archive's architectures (the state is the truth)."""
+        self.taken_keys.clear()
+        self.remember(r["arch"] for r in archive)
+
+    def legal_moves(
+        self, parents: list[str], partition: int, strategy: str, wanted: int, rng: np.random.Generator
+    ) -> list[Proposal]:
+        """The legal moves of the strategy's families (all families when those give fewer than `wanted`).
+
+        A move is legal when its child passes `check_validity`; one move is kept per distinct function.
+        """
+        samples = [self.partitioning.sample(partition, rng) for _ in range(SAMPLES_PER_SLOT * wanted)]
+        by_family = candidate_moves([Architecture.parse(p) for p in parents], partition, rng, samples)
+        seen: set[str] = set()
+        legal: dict[str, list[Proposal]] = {}
+        for family in ALL_FAMILIES:
+            legal[family] = []
+            for move in by_family[family]:
+                key = Architecture.parse(move["arch"]).canonical_key
+                if key not in seen and self.check_validity(move["arch"], partition) == "ok":
+                    seen.add(key)
+                    legal[family].append(move)
+        offered = [move for family in ALL_FAMILIES if family in families_for(strategy) for move in legal[family]]
+        return offered if len(offered) >= wanted else [move for family in ALL_FAMILIES for move in legal[family]]
+
+
+def move_rng(seed: int, task: PartitionTask) -> np.random.Generator:
+    """The generator behind a task's crossover masks: one stream per run, round, partition and attempt."""
+    return np.random.default_rng([seed, task["round"], task["partition"], task["attempt"]])
+
 
 def evaluate(ctx: Context, proposals: list[Proposal], round_number: int) -> list[Evaluated]:
     """Cost and score accepted proposals through the Coordinator's tools, tracing each tool call."""
@@ -128,7 +166,7 @@ def initialise_node(state: SearchState, runtime: Runtime[Context]) -> dict[str, 
     ctx = runtime.context
     settings = ctx.settings
     per_partition = min(settings.init_per_partition, settings.budget // len(ctx.partitioning.partitions))
-    ctx.coordinator.remember(r["arch"] for r in state.get("archive", []))
+    ctx.coordinator.reset(state.get("archive", []))
     proposals: list[Proposal] = []
     for part in ctx.partitioning.partitions:
         rng = np.random.default_rng([settings.seed, part.index])
@@ -149,8 +187,7 @@ def coordinator_node(state: SearchState, runtime: Runtime[Context]) -> dict[str,
     ctx = runtime.context
     round_number, attempt = state["round"], state.get("attempt", 0)
     archive = state.get("archive", [])
-    ctx.coordinator.taken_keys.clear()
-    ctx.coordinator.remember(r["arch"] for r in archive)
+    ctx.coordinator.reset(archive)
     budget_left = ctx.settings.budget - len(archive)
     plan = {p: PartitionTask(**task) for p, task in state["plan"].items()}
     accepted: list[Proposal] = []
@@ -177,8 +214,14 @@ def coordinator_node(state: SearchState, runtime: Runtime[Context]) -> dict[str,
         budget_used=len(archive) + len(records),
     )
     for part, reasons in rejections.items():
-        plan[part]["rejections"] = reasons
-        plan[part]["attempt"] = attempt + 1
+        task = plan[part]
+        task["rejections"] = reasons
+        task["attempt"] = attempt + 1
+        if task["slots"] > 0:
+            task["moves"] = ctx.coordinator.legal_moves(
+                [p["arch"] for p in task["parents"]], part, task["strategy"], task["slots"],
+                move_rng(ctx.settings.seed, task),
+            )
     return {"archive": records, "proposals": CLEAR, "plan": plan, "attempt": attempt + 1}
 
 
@@ -188,5 +231,5 @@ def route_after_coordinator(state: SearchState, runtime: Runtime[Context]) -> li
     budget_left = ctx.settings.budget - len(state.get("archive", []))
     if state.get("attempt", 0) > ctx.settings.max_retries or budget_left <= 0:
         return "memory"
-    retry: list[PartitionTask] = [t for t in state["plan"].values() if t["slots"] > 0]
+    retry: list[PartitionTask] = [t for t in state["plan"].values() if t["slots"] > 0 and t["moves"]]
     return [Send("generator", task) for task in retry] or "memory"

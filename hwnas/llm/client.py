@@ -123,8 +123,17 @@ def request_key(agent: str, messages: list[tuple[str, str]], schema_json: dict[s
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:24]
 
 
-def schema_instruction(schema: type[BaseModel], schema_json: dict[str, Any]) -> str:
-    """The text that tells any model what JSON to answer with."""
+def schema_instruction(schema: type[BaseModel], schema_json: dict[str, Any], enforced: bool = False) -> str:
+    """The text that tells a model what JSON to answer with.
+
+    `enforced`: the decoder itself admits only this schema (llama.cpp grammar), so the schema is not
+    repeated in the prompt. On the embedded model it was about 40 % of every prompt, prompt tokens cost
+    most of a call's time there, and a schema that changes per call would defeat llama.cpp's reuse of
+    the common prompt prefix.
+    """
+    if enforced:
+        return (f"Answer with one JSON object only, a {schema.__name__}: its fields and allowed values are "
+                "enforced while you write it.")
     compact = json.dumps(schema_json, separators=(",", ":"), ensure_ascii=False)
     return (
         f"Answer with one JSON object only (no prose, no code fences) that is a valid {schema.__name__} "
@@ -276,7 +285,8 @@ class LLMClient:
         """
         _check_roles(messages)
         schema_json = schema.model_json_schema()
-        conversation = with_instruction(messages, schema_instruction(schema, schema_json))
+        enforced = self._transport.json_mode == "llama"
+        conversation = with_instruction(messages, schema_instruction(schema, schema_json, enforced))
         limit = max_tokens or self._max_tokens
         last_error = ""
         for repair in range(repair_rounds + 1):
