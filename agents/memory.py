@@ -2,7 +2,8 @@
 
 It reads single-edge edit evidence (see `hwnas.tools.evidence`) and the current heuristics, and
 proposes to add, revise or retire heuristics. A heuristic is a checkable statement: an edit (from op,
-to op, on one edge or any), its direction of effect on accuracy and on latency, plus a sentence. The
+to op, on any edge), its direction of effect on accuracy and on latency, plus a sentence. Its schema
+offers only the edits observed often enough to be checked (no call is made before there are any). The
 Coordinator keeps only what the evidence supports, re-checks kept heuristics every round, and the
 knowledge base is versioned per round; the Generator's prompt is rebuilt from it.
 """
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from langgraph.runtime import Runtime
 
 from hwnas.graph.context import Context
@@ -18,7 +21,7 @@ from hwnas.graph.state import SearchState
 from hwnas.llm import LLMError
 from hwnas.prompts import render
 from hwnas.tools.evidence import edit_effects, summarise
-from hwnas.tools.knowledge import KnowledgeUpdate, apply_update, heuristic_lines, update_schema
+from hwnas.tools.knowledge import KnowledgeUpdate, apply_update, heuristic_lines, supported_edits, update_schema
 
 AGENT = "memory"
 
@@ -44,16 +47,21 @@ def memory_node(state: SearchState, runtime: Runtime[Context]) -> dict[str, Any]
     knowledge: dict[str, Any] = state.get("knowledge", {"version": 0, "heuristics": [], "history": []})
     if not ctx.settings.use_knowledge:
         return {}
-    try:
-        update = ctx.llm.structured(
-            agent=AGENT,
-            messages=memory_messages(state, ctx),
-            schema=update_schema([h["id"] for h in knowledge.get("heuristics", [])]),
-            context={"round": round_number},
-        )
-    except LLMError as error:
-        ctx.trace.write("decision", agent=AGENT, round=round_number, outcome="failed", error=str(error))
-        update = KnowledgeUpdate()
+    edits = supported_edits(edit_effects(state.get("archive", [])))
+    update = KnowledgeUpdate()
+    if not edits:
+        ctx.trace.write("decision", agent=AGENT, round=round_number, outcome="no edit has enough evidence yet")
+    else:
+        try:
+            update = ctx.llm.structured(
+                agent=AGENT,
+                messages=memory_messages(state, ctx),
+                schema=update_schema([h["id"] for h in knowledge.get("heuristics", [])], edits,
+                                     np.random.default_rng([ctx.settings.seed, round_number])),
+                context={"round": round_number},
+            )
+        except LLMError as error:
+            ctx.trace.write("decision", agent=AGENT, round=round_number, outcome="failed", error=str(error))
     new_knowledge, changes = apply_update(knowledge, update, state.get("archive", []), round_number)
     ctx.trace.write("decision", agent=AGENT, round=round_number, proposed=update.model_dump(), **changes)
     return {"knowledge": new_knowledge}

@@ -49,31 +49,48 @@ def agent_of(system: str) -> str:
 def offered_moves(system: str) -> list[list[str]]:
     """The move labels each `child_<i>` field of the Generator's schema admits, in child order."""
     schema = json.loads(system.rsplit("JSON schema:\n", 1)[1])
-    return [field["enum"] for name, field in schema["properties"].items() if name.startswith("child_")]
+    return [allowed(field) for name, field in schema["properties"].items() if name.startswith("child_")]
+
+
+def allowed(field: dict[str, Any]) -> list[Any]:
+    """The values a schema field admits (pydantic writes a one-value Literal as `const`)."""
+    return field["enum"] if "enum" in field else [field["const"]]
 
 
 def navigator_reply(system: str, slots: dict[int, int]) -> str:
     """Answer every partition field the schema asks for; `slots` per partition (0 when absent)."""
     fields = sorted({int(p) for p in re.findall(r"partition_(\d+)", system)})
-    orders = {f"partition_{p}": {"candidates": slots.get(p, 0), "strategy": "explore", "note": ""} for p in fields}
+    orders = {f"partition_{p}": {"candidates": slots.get(p, 0), "strategy": "exploit", "note": ""} for p in fields}
     return json.dumps({"summary": "scripted", **orders})
 
 
-def conv3_heuristic(accuracy: str, latency: str, text: str) -> str:
-    """A memory reply adding one heuristic about switching any edge to nor_conv_3x3."""
-    statement = {"from_op": "any", "to_op": "nor_conv_3x3", "edge": -1, "accuracy": accuracy, "latency": latency,
-                 "text": text}
-    return json.dumps({"actions": [{"action": "add", "target_id": 0, "heuristic": statement}]})
+def memory_reply(system: str, user: str, *, truthful: bool) -> str:
+    """Add a heuristic about the first edit the schema offers, with the directions its evidence line shows
+    (or the opposite ones)."""
+    defs = json.loads(system.rsplit("JSON schema:\n", 1)[1])["$defs"]
+    statement = next(d["properties"] for name, d in defs.items() if name.startswith("Statement_"))
+    from_op, to_op = allowed(statement["from_op"])[0], allowed(statement["to_op"])[0]
+    edit = f"{from_op} -> {to_op}"
+    line = next(line for line in user.splitlines() if line.startswith(edit + ":"))
+    score, latency = (float(v) for v in line.split("|")[1:3])
+    directions = [("up" if change > 0 else "down") for change in (score, latency)]
+    if not truthful:
+        directions = [{"up": "down", "down": "up"}[d] for d in directions]
+    heuristic = {"from_op": from_op, "to_op": to_op, "edge": -1,
+                 "accuracy": directions[0], "latency": directions[1], "text": f"{edit} as the evidence says"}
+    return json.dumps({"actions": [{"action": "add", "target_id": 0, "heuristic": heuristic}]})
 
 
 def sensible_script(system: str, user: str) -> str:
-    """A well-behaved model: slots to partition 0 only, the first move offered per child, one heuristic."""
+    """A well-behaved model: slots to partition 0 only, one-edge edits (to 3x3 where offered), one true heuristic."""
     agent = agent_of(system)
     if agent == "navigator":
         return navigator_reply(system, {0: 3})
     if agent == "generator":
-        return json.dumps({f"child_{i}": sorted(options)[0] for i, options in enumerate(offered_moves(system), 1)})
-    return conv3_heuristic("up", "up", "3x3 convolutions buy accuracy with latency")
+        picks = [min(options, key=lambda label: ("edge" not in label, "conv_3x3" not in label, label))
+                 for options in offered_moves(system)]
+        return json.dumps({f"child_{i}": pick for i, pick in enumerate(picks, 1)})
+    return memory_reply(system, user, truthful=True)
 
 
 @pytest.fixture(autouse=True)
@@ -192,13 +209,27 @@ def family_of(label: str) -> str:
 def test_contradicted_heuristic_is_rejected(tmp_path: Path) -> None:
     def wrong(system: str, user: str) -> str:
         if agent_of(system) == "memory":
-            return conv3_heuristic("down", "down", "3x3 convolutions are free")
+            return memory_reply(system, user, truthful=False)
         return sensible_script(system, user)
 
     run(tmp_path, wrong, max_rounds=3)
     kb = json.loads((tmp_path / "t" / "knowledge_base.json").read_text())
     assert kb["heuristics"] == []
     assert any(change["rejected"] for change in kb["history"])
+
+
+def test_supported_heuristic_is_kept_and_reaches_the_generator_prompt(tmp_path: Path) -> None:
+    prompts: list[str] = []
+
+    def watched(system: str, user: str) -> str:
+        if agent_of(system) == "generator":
+            prompts.append(user)
+        return sensible_script(system, user)
+
+    run(tmp_path, watched, max_rounds=3)
+    kb = json.loads((tmp_path / "t" / "knowledge_base.json").read_text())
+    assert kb["heuristics"] and all(h["evidence"] >= 3 for h in kb["heuristics"])
+    assert any("[1] " in prompt for prompt in prompts) and "[1] " not in prompts[0]
 
 
 def test_resume_with_other_settings_is_refused(tmp_path: Path) -> None:

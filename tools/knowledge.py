@@ -8,14 +8,16 @@ heuristics already kept, and versions the knowledge base per round.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, Union
 
+import numpy as np
 from pydantic import BaseModel, Field, create_model
 
 from hwnas.llm.schemas import one_of
 from hwnas.space import OpName
-from hwnas.tools.evidence import edit_effects, matching, support
+from hwnas.tools.evidence import ANY_EDGE, EditEffect, edit_effects, matching, support
 
 MIN_EVIDENCE = 3
 MIN_AGREEMENT = 0.6
@@ -46,12 +48,43 @@ class KnowledgeUpdate(BaseModel):
     actions: list[KnowledgeAction] = Field(default_factory=list, max_length=4)
 
 
-def update_schema(heuristic_ids: list[int], max_actions: int = 3) -> type[KnowledgeUpdate]:
-    """`KnowledgeUpdate` narrowed for constrained decoding: every field required, ids that exist (0 = new)."""
+def supported_edits(effects: Sequence[EditEffect]) -> list[tuple[str, str]]:
+    """The (from op, to op) edits observed on any edge at least `MIN_EVIDENCE` times, most observed first."""
+    counts = Counter((e.from_op, e.to_op) for e in effects)
+    return sorted((edit for edit, n in counts.items() if n >= MIN_EVIDENCE), key=lambda edit: (-counts[edit], edit))
+
+
+def update_schema(
+    heuristic_ids: list[int], edits: list[tuple[str, str]], rng: np.random.Generator, max_actions: int = 2
+) -> type[KnowledgeUpdate]:
+    """`KnowledgeUpdate` narrowed for constrained decoding to what the Coordinator could accept.
+
+    Every field is required; `target_id` names a heuristic that exists (0 = new); the statement's edit is
+    one of `edits` (the observed ones, on any edge: one schema per edit, joined by `anyOf`), so the model
+    can only state edits the archive has evidence for; whether the directions it claims hold is checked
+    afterwards. Without kept heuristics the only action is `add`. The up/down choices are listed in an
+    order drawn from `rng`: the embedded model otherwise answers the first one listed (measured: "up"
+    for accuracy in every statement of a run).
+    """
+    directions = [one_of(rng.permutation(["up", "down"]).tolist()) for _ in range(2 * len(edits))]
+    statements = [
+        create_model(
+            f"Statement_{index}",
+            __base__=HeuristicStatement,
+            from_op=(one_of([from_op]), ...),
+            to_op=(one_of([to_op]), ...),
+            edge=(one_of([ANY_EDGE]), ...),
+            accuracy=(directions[2 * index], ...),
+            latency=(directions[2 * index + 1], ...),
+        )
+        for index, (from_op, to_op) in enumerate(edits)
+    ]
     action = create_model(
         "KnowledgeAction",
         __base__=KnowledgeAction,
+        action=(one_of(["add", "revise", "retire"] if heuristic_ids else ["add"]), ...),
         target_id=(one_of([0, *heuristic_ids]), ...),
+        heuristic=(Union[tuple(statements)], ...),  # noqa: UP007 (a run-time tuple of models)
     )
     return create_model(
         "KnowledgeUpdate",
