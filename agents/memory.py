@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
 from langgraph.runtime import Runtime
 
 from hwnas.graph.context import Context

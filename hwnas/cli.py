@@ -15,8 +15,20 @@ from typing import NoReturn
 
 from hwnas.errors import UsageError
 
-# Modules under hwnas.commands, each exposing `register(subparsers)`; the parser it adds sets `handler`.
-COMMAND_MODULES = ("bench", "run", "llm", "runs", "trace", "report", "export", "predictor", "latency")
+COMMANDS = {
+    "bench": "benchmark baseline searchers against the true front",
+    "run": "run (or resume) the agent search",
+    "llm": "check or benchmark an LLM provider",
+    "runs": "list runs with their status and figures",
+    "trace": "show a run's agent decisions",
+    "report": "write an HTML report of a run (or compare runs)",
+    "export": "export a run's results as CSV or JSON",
+    "predictor": "evaluate or calibrate the zero-cost predictor",
+    "latency": "measure latency on this machine",
+}
+"""Sub-commands and their one-line help. Each is a module under hwnas.commands exposing
+`register(subparsers)`; the parser it adds sets `handler`. Only the module of the command being run is
+imported: some import torch or LangChain, and `hwnas --help` should not wait for them."""
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -26,18 +38,23 @@ class _OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full parser, with every command module's sub-command registered."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser with `command`'s sub-command fully registered (all of them when None), the rest as stubs."""
     parser = _OneLineParser(prog="hwnas", description=__doc__.split("\n")[0] if __doc__ else None)
     subparsers = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
-    for name in COMMAND_MODULES:
-        importlib.import_module(f"hwnas.commands.{name}").register(subparsers)
+    for name, help_line in COMMANDS.items():
+        if command in (None, name):
+            importlib.import_module(f"hwnas.commands.{name}").register(subparsers)
+        else:
+            subparsers.add_parser(name, help=help_line)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    command = next((w for w in words if not w.startswith("-")), "")
+    args = build_parser(command).parse_args(words)
     try:
         code = int(args.handler(args) or 0)
         sys.stdout.flush()  # so that a closed pipe is reported here, not at interpreter exit

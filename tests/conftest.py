@@ -86,7 +86,8 @@ def recorded_run(tmp_path: Path, tables: BenchmarkTables) -> Path:
         trace.write("decision", agent="navigator", round=round_number, plan={"summary": f"spread {round_number}"},
                     final={str(p): {"candidates": 2, "strategy": "explore", "note": ""} for p in sorted(used)})
         if round_number == 1:
-            trace.write("guardrail", agent="navigator", round=1, overrides=["partition 5 got no slot: gave it 2 (explore)"])
+            trace.write("guardrail", agent="navigator", round=1,
+                        overrides=["partition 5 got no slot: gave it 2 (explore)"])
         for p in sorted(used):
             context = {"round": round_number, "partition": p, "attempt": 0}
             trace.write("llm_call", agent="generator", **context, provider="scripted", model="scripted",

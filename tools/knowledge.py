@@ -79,12 +79,13 @@ def update_schema(
         )
         for index, (from_op, to_op) in enumerate(edits)
     ]
+    statement: Any = Union[tuple(statements)]  # noqa: UP007 (built from a run-time tuple of models)
     action = create_model(
         "KnowledgeAction",
         __base__=KnowledgeAction,
         action=(one_of(["add", "revise", "retire"] if heuristic_ids else ["add"]), ...),
         target_id=(one_of([0, *heuristic_ids]), ...),
-        heuristic=(Union[tuple(statements)], ...),  # noqa: UP007 (a run-time tuple of models)
+        heuristic=(statement, ...),
     )
     return create_model(
         "KnowledgeUpdate",

@@ -26,6 +26,7 @@ from typing import Any
 
 from hwnas.baselines import SEARCHERS
 from hwnas.benchmark import load_tables
+from hwnas.cli import COMMANDS
 from hwnas.harness import RunResult, run_benchmark
 from hwnas.progress import Progress
 from hwnas.registry import ESTIMATORS
@@ -33,9 +34,7 @@ from hwnas.registry import ESTIMATORS
 
 def register(subparsers: Any) -> None:
     """Add the `bench` sub-command."""
-    parser = subparsers.add_parser(
-        "bench", help="benchmark baseline searchers against the true front", description=__doc__
-    )
+    parser = subparsers.add_parser("bench", help=COMMANDS["bench"], description=__doc__)
     parser.add_argument("--methods", default=",".join(SEARCHERS), help=f"comma-separated: {', '.join(SEARCHERS)}")
     parser.add_argument("--dataset", default="cifar10", help="cifar10, cifar100 or imagenet16")
     parser.add_argument("--device", default="fpga", help="latency device of the tables (e.g. fpga, eyeriss, raspi4)")

@@ -12,13 +12,14 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from hwnas.cli import COMMANDS
 from hwnas.errors import UsageError
 from hwnas.runs import export_csv, export_json, resolve_run
 
 
 def register(subparsers: Any) -> None:
     """Add the `export` sub-command."""
-    parser = subparsers.add_parser("export", help="export a run's results as CSV or JSON", description=__doc__)
+    parser = subparsers.add_parser("export", help=COMMANDS["export"], description=__doc__)
     parser.add_argument("run", help="run name (in --dir) or run folder")
     parser.add_argument("--dir", type=Path, default=Path("runs"), help="folder holding runs (hwnas run --out)")
     parser.add_argument("--format", choices=("csv", "json"), required=True)

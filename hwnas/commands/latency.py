@@ -16,10 +16,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from hwnas.cli import COMMANDS
+
 
 def register(subparsers: Any) -> None:
     """Add the `latency` sub-command with its `profile` action."""
-    parser = subparsers.add_parser("latency", help="measure latency on this machine", description=__doc__)
+    parser = subparsers.add_parser("latency", help=COMMANDS["latency"], description=__doc__)
     actions = parser.add_subparsers(dest="action", required=True, parser_class=type(parser))
     profile = actions.add_parser("profile", help="measure and cache latencies of sampled architectures")
     profile.add_argument("--device", default="local-cpu", help="local-cpu, or local-cuda when torch sees a GPU")

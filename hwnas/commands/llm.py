@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hwnas.cli import COMMANDS
 from hwnas.errors import UsageError
 from hwnas.llm import SPEC_HELP, LLMClient, LLMError, LLMUnreachable, make_llm
 from hwnas.llm.probe import benchmark, check
@@ -22,7 +23,7 @@ from hwnas.trace import TraceWriter
 
 def register(subparsers: Any) -> None:
     """Add the `llm` sub-command with its `check` and `bench` actions."""
-    parser = subparsers.add_parser("llm", help="check or benchmark an LLM provider", description=__doc__,
+    parser = subparsers.add_parser("llm", help=COMMANDS["llm"], description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     actions = parser.add_subparsers(dest="action", required=True, parser_class=type(parser))
     for name, handler, help_text in (("check", _check, "a structured round trip: load time, tokens/s, a proposal"),

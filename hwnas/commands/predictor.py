@@ -19,15 +19,14 @@ from typing import Any
 import numpy as np
 
 from hwnas.benchmark import load_tables
+from hwnas.cli import COMMANDS
 from hwnas.tools.inputs import INPUT_KINDS
 from hwnas.tools.proxies import PROXIES, check_proxy_names
 
 
 def register(subparsers: Any) -> None:
     """Add the `predictor` sub-command with its `eval` and `calibrate` actions."""
-    parser = subparsers.add_parser(
-        "predictor", help="evaluate or calibrate the zero-cost predictor", description=__doc__
-    )
+    parser = subparsers.add_parser("predictor", help=COMMANDS["predictor"], description=__doc__)
     actions = parser.add_subparsers(dest="action", required=True, parser_class=type(parser))
 
     evaluate = actions.add_parser("eval", help="rank correlation of every proxy and the ensemble with test accuracy")

@@ -14,15 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from hwnas.benchmark import BenchmarkTables
+from hwnas.cli import COMMANDS
 from hwnas.errors import UsageError
 from hwnas.runs import resolve_run
 
 
 def register(subparsers: Any) -> None:
     """Add the `report` sub-command."""
-    parser = subparsers.add_parser(
-        "report", help="write an HTML report of a run (or compare runs)", description=__doc__
-    )
+    parser = subparsers.add_parser("report", help=COMMANDS["report"], description=__doc__)
     parser.add_argument("run", nargs="?", help="run name (in --dir) or run folder")
     parser.add_argument("--compare", nargs="+", metavar="RUN", help="runs (or bench archive CSVs) to compare")
     parser.add_argument("--dir", type=Path, default=Path("runs"), help="folder holding runs (hwnas run --out)")

@@ -11,13 +11,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hwnas.cli import COMMANDS
 from hwnas.graph.context import RunSettings
 
 
 def register(subparsers: Any) -> None:
     """Add the `run` sub-command."""
     defaults = RunSettings()
-    parser = subparsers.add_parser("run", help="run (or resume) the agent search", description=__doc__)
+    parser = subparsers.add_parser("run", help=COMMANDS["run"], description=__doc__)
     parser.add_argument("--llm", default=defaults.llm, help="provider spec: embedded, openai:MODEL, "
                         "openai-compatible:MODEL, replay:TRACE.jsonl, or any init_chat_model provider:model")
     parser.add_argument("--base-url", help="server URL for openai-compatible providers")

@@ -12,12 +12,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from hwnas.cli import COMMANDS
 from hwnas.runs import RunInfo, list_runs
 
 
 def register(subparsers: Any) -> None:
     """Add the `runs` sub-command."""
-    parser = subparsers.add_parser("runs", help="list runs with their status and figures", description=__doc__)
+    parser = subparsers.add_parser("runs", help=COMMANDS["runs"], description=__doc__)
     parser.add_argument("--dir", type=Path, default=Path("runs"), help="folder holding runs (hwnas run --out)")
     parser.add_argument("--json", action="store_true", help="print the list as JSON")
     parser.set_defaults(handler=runs_command)

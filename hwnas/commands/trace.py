@@ -15,12 +15,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hwnas.cli import COMMANDS
 from hwnas.runs import AGENTS, TraceFilter, format_records, resolve_run
 
 
 def register(subparsers: Any) -> None:
     """Add the `trace` sub-command."""
-    parser = subparsers.add_parser("trace", help="show a run's agent decisions", description=__doc__)
+    parser = subparsers.add_parser("trace", help=COMMANDS["trace"], description=__doc__)
     parser.add_argument("run", help="run name (in --dir) or run folder")
     parser.add_argument("--dir", type=Path, default=Path("runs"), help="folder holding runs (hwnas run --out)")
     parser.add_argument("--agent", choices=AGENTS, help="only this agent's records")
