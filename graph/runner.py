@@ -92,7 +92,7 @@ def llm_usage(trace_path: Path) -> dict[str, float]:
             usage["tokens_in"] += record.get("tokens_in", 0) or 0
             usage["tokens_out"] += record.get("tokens_out", 0) or 0
             usage["cost_usd"] += record.get("cost_usd", 0.0) or 0.0
-            usage["llm_seconds"] += record.get("wall_s", 0.0) or 0.0
+            usage["llm_seconds"] += record.get("model_s") or record.get("wall_s") or 0.0
     return usage
 
 

@@ -48,8 +48,8 @@ def test_the_same_request_gets_the_same_reply_and_the_model_loads_once() -> None
     )
 
 
-def test_parallel_branches_share_the_model_safely() -> None:
-    llm = make_llm("embedded", max_tokens=40)
+def test_parallel_branches_share_the_model_safely(tmp_path: Path) -> None:
+    llm = make_llm("embedded", max_tokens=40, trace=TraceWriter(tmp_path / "trace.jsonl"))
     results: list[Pick] = []
     errors: list[BaseException] = []
 
@@ -66,3 +66,6 @@ def test_parallel_branches_share_the_model_safely() -> None:
     for thread in threads:
         thread.join()
     assert not errors and len(results) == 3 and llm.usage.calls == 3
+    calls = [r for r in read_trace(tmp_path / "trace.jsonl") if r["kind"] == "llm_call"]
+    assert all(0 < r["model_s"] <= r["wall_s"] for r in calls)
+    assert max(r["wall_s"] - r["model_s"] for r in calls) > 0.05  # the later branches queued for the model

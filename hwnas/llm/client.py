@@ -104,6 +104,8 @@ class Reply:
     tokens_out: int | None
     finish_reason: str | None = None
     retries: int = 0
+    model_s: float | None = None
+    """Seconds the model itself worked, where the provider says (the embedded model: without queueing)."""
 
 
 @dataclass(frozen=True)
@@ -383,6 +385,7 @@ class LLMClient:
             "tokens_in": reply.tokens_in,
             "tokens_out": reply.tokens_out,
             "wall_s": round(wall_s, 4),
+            "model_s": None if reply.model_s is None else round(reply.model_s, 4),
             "cost_usd": cost,
             "retries": reply.retries,
         }
@@ -438,6 +441,7 @@ class LLMClient:
             tokens_out=usage.get("output_tokens"),
             finish_reason=metadata.get("finish_reason"),
             retries=retries,
+            model_s=metadata.get("model_seconds"),
         )
 
     def _json_mode_kwargs(self, schema: type[BaseModel], schema_json: dict[str, Any]) -> dict[str, Any]:

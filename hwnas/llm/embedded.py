@@ -161,6 +161,7 @@ class EmbeddedChatModel(BaseChatModel):
             grammar = _grammar(json.dumps(response_format["schema"]))  # key order = generation order
         model = self.loaded()
         with model.lock:
+            start = time.perf_counter()  # inside the lock: parallel branches queue for the one model
             try:
                 result: Any = model.llama.create_chat_completion(
                     messages=chat,  # type: ignore[arg-type]
@@ -173,6 +174,7 @@ class EmbeddedChatModel(BaseChatModel):
                 )
             except ValueError as error:  # e.g. "Requested tokens (5000) exceed context window of 4096"
                 raise LLMError(f"embedded model: {error}") from error
+            model_seconds = time.perf_counter() - start
         choice = result["choices"][0]
         usage = result["usage"]
         message = AIMessage(
@@ -182,6 +184,7 @@ class EmbeddedChatModel(BaseChatModel):
                 "output_tokens": usage["completion_tokens"],
                 "total_tokens": usage["total_tokens"],
             },
-            response_metadata={"finish_reason": choice["finish_reason"], "model_name": self.model_name},
+            response_metadata={"finish_reason": choice["finish_reason"], "model_name": self.model_name,
+                               "model_seconds": model_seconds},
         )
         return ChatResult(generations=[ChatGeneration(message=message)])
