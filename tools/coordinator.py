@@ -124,7 +124,7 @@ class Coordinator:
 
 
 def move_rng(seed: int, task: PartitionTask) -> np.random.Generator:
-    """The generator behind a task's crossover masks: one stream per run, round, partition and attempt."""
+    """The stream behind a task's crossover masks and sampled members: one per run, round, partition, attempt."""
     return np.random.default_rng([seed, task["round"], task["partition"], task["attempt"]])
 
 
