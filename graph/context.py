@@ -20,6 +20,9 @@ if TYPE_CHECKING:  # the services import the graph's types themselves
     from hwnas.trace import TraceWriter
 
 
+GENERATOR_POLICIES = ("llm", "top", "random")
+
+
 @dataclass(frozen=True)
 class RunSettings:
     """Everything that determines a search; two runs with equal settings and replies are identical."""
@@ -46,6 +49,12 @@ class RunSettings:
     """... for this many consecutive rounds."""
     use_knowledge: bool = True
     use_navigator: bool = True
+    surrogate: str = "gp"
+    """The Coordinator's surrogate (`hwnas.tools.surrogate.SURROGATES`)."""
+    candidates: str = "partition"
+    """Where options come from (`hwnas.tools.coordinator.CANDIDATE_SOURCES`)."""
+    generator_policy: str = "llm"
+    """How a Generator picks among its options: `llm`, or the ablations `top` (first ranked) and `random`."""
 
     def __post_init__(self) -> None:
         for name, low in (
@@ -59,6 +68,10 @@ class RunSettings:
         ):
             if getattr(self, name) < low:
                 raise UsageError(f"{name.replace('_', '-')} must be at least {low}, got {getattr(self, name)}")
+        if self.generator_policy not in GENERATOR_POLICIES:
+            raise UsageError(
+                f"unknown --generator-policy {self.generator_policy!r}; accepted: {', '.join(GENERATOR_POLICIES)}"
+            )
         if self.stable_eps < 0:
             raise UsageError(f"eps must be non-negative, got {self.stable_eps}")
 

@@ -34,6 +34,7 @@ from hwnas.progress import Progress, format_fields
 from hwnas.registry import make_estimator, make_latency_model
 from hwnas.runs import run_lock
 from hwnas.tools.coordinator import Coordinator
+from hwnas.tools.surrogate import make_surrogate
 from hwnas.trace import TraceWriter, read_trace
 
 
@@ -175,13 +176,15 @@ def run_search(
         )
     estimator = make_estimator(settings.estimator, dataset=settings.dataset, tables=tables, seed=settings.seed)
     latency_model = make_latency_model(settings.device, dataset=settings.dataset, tables=tables)
+    surrogate = make_surrogate(settings.surrogate, dataset=settings.dataset, seed=settings.seed)
+    coordinator = Coordinator(estimator, latency_model, partitioning, surrogate, settings.candidates)
     paths = prepare_run_dir(out, name, settings)
     trace = TraceWriter(paths.trace)
     llm = make_llm(settings.llm, base_url=base_url, trace=trace, seed=settings.seed, chat_model=chat_model)
     context = Context(
         settings=settings,
         llm=llm,
-        coordinator=Coordinator(estimator, latency_model, partitioning),
+        coordinator=coordinator,
         partitioning=partitioning,
         trace=trace,
     )

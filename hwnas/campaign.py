@@ -34,7 +34,6 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field, replace
 from fnmatch import fnmatchcase
-from functools import partial
 from importlib import resources
 from itertools import product
 from multiprocessing import get_context
@@ -43,7 +42,7 @@ from typing import Any, Final
 
 import numpy as np
 
-from hwnas.baselines import SEARCHERS, get_searcher, stratified_random_search
+from hwnas.baselines import SEARCHERS, get_searcher
 from hwnas.benchmark import BenchmarkTables, load_tables
 from hwnas.errors import UsageError
 from hwnas.evaluation import BudgetedEvaluator
@@ -59,6 +58,8 @@ AGENT_METHODS: Final[dict[str, dict[str, Any]]] = {
     "agent-no-knowledge": {"use_knowledge": False},
     "agent-no-navigator": {"use_navigator": False},
     "agent-no-llm": {"llm": "random"},
+    "agent-top": {"generator_policy": "top"},
+    "agent-random-picks": {"generator_policy": "random"},
 }
 """Agent-graph variants: the `RunSettings` each one changes from the defaults (LLM: embedded)."""
 METHODS: Final = (*SEARCHERS, *AGENT_METHODS)
@@ -219,10 +220,8 @@ def exploration_bias(tables: BenchmarkTables, cell: Cell, archs: Sequence[str]) 
 
 
 def _run_baseline(cell: Cell, seed: int, paths: UnitPaths, tables: BenchmarkTables) -> dict[str, Any]:
-    searcher = get_searcher(cell.method)
-    if cell.method == "rs-partition":
-        partitioning = make_partitioning("conv3", dataset=cell.dataset, tables=tables, device=cell.device)
-        searcher = partial(stratified_random_search.search, partitioning=partitioning)
+    partitioning = make_partitioning("conv3", dataset=cell.dataset, tables=tables, device=cell.device)
+    searcher = get_searcher(cell.method, dataset=cell.dataset, partitioning=partitioning)
     estimator = make_estimator(cell.estimator, dataset=cell.dataset, tables=tables, seed=seed)
     latency_model = make_latency_model(cell.device, dataset=cell.dataset, tables=tables)
     started = time.perf_counter()

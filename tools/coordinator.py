@@ -17,8 +17,10 @@ fresh list of moves, for a bounded number of retries per round.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
-from typing import Any, Literal
+from functools import cache, cached_property
+from typing import Any, Final, Literal
 
 import numpy as np
 from langchain_core.tools import BaseTool, StructuredTool
@@ -28,31 +30,58 @@ from langgraph.types import Send
 from hwnas.errors import UsageError
 from hwnas.evaluation import Estimator, LatencyModel
 from hwnas.graph.context import Context
-from hwnas.graph.state import CLEAR, Evaluated, PartitionTask, Proposal, SearchState
-from hwnas.partition import Partitioning
-from hwnas.space import Architecture
+from hwnas.graph.state import CLEAR, Evaluated, Option, PartitionTask, Proposal, SearchState
+from hwnas.partition import Partitioning, architecture_at
+from hwnas.space import Architecture, distinct_positions
 from hwnas.tools.moves import ALL_FAMILIES, candidate_moves, families_for
+from hwnas.tools.ranking import Frame, greedy_batch
+from hwnas.tools.surrogate import Surrogate
 
 SAMPLES_PER_SLOT = 3
 """Random partition members offered per open slot when the strategy explores."""
 
 AGENT = "coordinator"
 
+CANDIDATE_SOURCES: Final = ("partition", "moves")
+"""Where options come from: every untried function of the partition (the space is enumerable), or the
+legal moves from the partition's parents (for spaces or latency models too large to enumerate)."""
+OPTIONS_PER_SLOT: Final = 3
+"""Ranked options a Generator chooses from per open slot ..."""
+MAX_OFFERED_SLOTS: Final = 8
+"""... for at most this many slots per call (the Generator's `MAX_CHILDREN`; the rest go to retries)."""
+
 
 class Coordinator:
-    """Holds the run's estimator, latency model and partitioning, and the keys already taken."""
+    """Holds the run's estimator, latency model, partitioning and surrogate, and the keys already taken."""
 
-    def __init__(self, estimator: Estimator, latency_model: LatencyModel, partitioning: Partitioning) -> None:
+    def __init__(
+        self,
+        estimator: Estimator,
+        latency_model: LatencyModel,
+        partitioning: Partitioning,
+        surrogate: Surrogate,
+        candidates: str = "partition",
+    ) -> None:
+        if candidates not in CANDIDATE_SOURCES:
+            raise UsageError(f"unknown --candidates {candidates!r}; accepted: {', '.join(CANDIDATE_SOURCES)}")
         self.estimator = estimator
         self.latency_model = latency_model
         self.partitioning = partitioning
+        self.surrogate = surrogate
+        self.candidates = candidates
         self.taken_keys: set[str] = set()
+        self._fitted_on: tuple[str, ...] = ()
+        self._frame: Frame | None = None
+        self._front = np.empty((0, 2))
+        self.surrogate_seconds = 0.0
+        """Time spent fitting the surrogate in this process (the summary reports it)."""
         self.tools: dict[str, BaseTool] = {
             tool.name: tool
             for tool in (
                 StructuredTool.from_function(self.check_validity),
                 StructuredTool.from_function(self.lookup_latency),
                 StructuredTool.from_function(self.score_proxy),
+                StructuredTool.from_function(self.predict_score),
             )
         }
 
@@ -101,6 +130,99 @@ class Coordinator:
         self.taken_keys.clear()
         self.remember(r["arch"] for r in archive)
 
+    def predict_score(self, archs: list[str]) -> list[tuple[float, float]]:
+        """The surrogate's predicted estimator score of each cell, with its standard deviation (free).
+
+        Args:
+            archs: NAS-Bench-201 cell strings.
+        """
+        mean, std = self.surrogate.predict([Architecture.parse(a) for a in archs])
+        return [(float(m), float(s)) for m, s in zip(mean, std, strict=True)]
+
+    def fit_surrogate(self, archive: list[Evaluated]) -> float:
+        """Refit the surrogate on the archive unless it already was; returns the seconds the fit took.
+
+        The frame for expected gains spans the archive's scores and the latencies of the archive and of
+        every candidate the partitions can offer, so gains compare across partitions.
+        """
+        evaluated = tuple(r["arch"] for r in archive)
+        if evaluated == self._fitted_on:
+            return 0.0
+        started = time.perf_counter()
+        scores = np.array([r["score"] for r in archive])
+        latencies = np.array([r["latency_ms"] for r in archive])
+        self.surrogate.fit([Architecture.parse(a) for a in evaluated], scores)
+        pool = self._pool_latencies if self.candidates == "partition" else latencies
+        self._frame = Frame.around(scores, np.concatenate([latencies, pool]))
+        self._front = np.column_stack([self._frame.loss(scores), self._frame.latency(latencies)])
+        self._fitted_on = evaluated
+        seconds = time.perf_counter() - started
+        self.surrogate_seconds += seconds
+        return seconds
+
+    @cached_property
+    def _pool_latencies(self) -> np.ndarray:
+        return np.asarray(self.latency_model.latency_ms(_pool()), dtype=np.float64)
+
+    def candidates_of(
+        self, partition: int, parents: list[str], strategy: str, wanted: int, rng: np.random.Generator
+    ) -> list[Proposal]:
+        """Unranked legal candidates: every untried function of the partition, or the parents' legal moves."""
+        if self.candidates == "moves":
+            return self.legal_moves(parents, partition, strategy, wanted, rng)
+        pool = _pool()
+        return [
+            Proposal(partition=partition, arch=str(pool[i]), operator="ranked", parents=[], rationale="")
+            for i in np.flatnonzero(self._pool_partitions == partition)
+            if pool[i].canonical_key not in self.taken_keys
+        ]
+
+    @cached_property
+    def _pool_partitions(self) -> np.ndarray:
+        return np.array([self.partitioning.assign(a) for a in _pool()])
+
+    def offer(
+        self, archive: list[Evaluated], task: PartitionTask, rng: np.random.Generator
+    ) -> tuple[list[Option], float]:
+        """A task's ranked options (`OPTIONS_PER_SLOT` per open slot), and the seconds a surrogate refit took."""
+        seconds = self.fit_surrogate(archive)
+        parents = [p["arch"] for p in task["parents"]]
+        candidates = self.candidates_of(task["partition"], parents, task["strategy"], task["slots"], rng)
+        return self.ranked_options(candidates, OPTIONS_PER_SLOT * min(task["slots"], MAX_OFFERED_SLOTS)), seconds
+
+    def ranked_options(self, candidates: list[Proposal], count: int) -> list[Option]:
+        """The `count` candidates a greedy expected-hypervolume-improvement batch picks, best first.
+
+        Each option carries the surrogate's prediction, the latency lookup and the expected gain (in
+        thousandths of the frame's area, for compact prompts); its label is `o<rank>`.
+        """
+        if not candidates or self._frame is None:
+            return []
+        archs = [c["arch"] for c in candidates]
+        latency = np.array(self.tools["lookup_latency"].invoke({"archs": archs}))
+        mean, std = self.surrogate.predict([Architecture.parse(a) for a in archs])
+        picks = greedy_batch(
+            self._front,
+            self._frame.loss(mean),
+            self._frame.loss_std(std),
+            self._frame.latency(latency),
+            count,
+        )
+        return [
+            Option(
+                partition=candidates[p.index]["partition"],
+                arch=candidates[p.index]["arch"],
+                operator=candidates[p.index]["operator"],
+                parents=candidates[p.index]["parents"],
+                rationale=f"o{rank}",
+                predicted=float(mean[p.index]),
+                uncertainty=float(std[p.index]),
+                latency_ms=float(latency[p.index]),
+                gain=1000 * p.gain,
+            )
+            for rank, p in enumerate(picks, start=1)
+        ]
+
     def legal_moves(
         self, parents: list[str], partition: int, strategy: str, wanted: int, rng: np.random.Generator
     ) -> list[Proposal]:
@@ -121,6 +243,12 @@ class Coordinator:
                     legal[family].append(move)
         offered = [move for family in ALL_FAMILIES if family in families_for(strategy) for move in legal[family]]
         return offered if len(offered) >= wanted else [move for family in ALL_FAMILIES for move in legal[family]]
+
+
+@cache
+def _pool() -> tuple[Architecture, ...]:
+    """One architecture per function a valid cell computes: what `partition` candidates are drawn from."""
+    return tuple(architecture_at(p) for p in distinct_positions().values())
 
 
 def move_rng(seed: int, task: PartitionTask) -> np.random.Generator:
@@ -218,10 +346,7 @@ def coordinator_node(state: SearchState, runtime: Runtime[Context]) -> dict[str,
         task["rejections"] = reasons
         task["attempt"] = attempt + 1
         if task["slots"] > 0:
-            task["moves"] = ctx.coordinator.legal_moves(
-                [p["arch"] for p in task["parents"]], part, task["strategy"], task["slots"],
-                move_rng(ctx.settings.seed, task),
-            )
+            task["options"], _ = ctx.coordinator.offer(archive + records, task, move_rng(ctx.settings.seed, task))
     return {"archive": records, "proposals": CLEAR, "plan": plan, "attempt": attempt + 1}
 
 
@@ -231,5 +356,5 @@ def route_after_coordinator(state: SearchState, runtime: Runtime[Context]) -> li
     budget_left = ctx.settings.budget - len(state.get("archive", []))
     if state.get("attempt", 0) > ctx.settings.max_retries or budget_left <= 0:
         return "memory"
-    retry: list[PartitionTask] = [t for t in state["plan"].values() if t["slots"] > 0 and t["moves"]]
+    retry: list[PartitionTask] = [t for t in state["plan"].values() if t["slots"] > 0 and t["options"]]
     return [Send("generator", task) for task in retry] or "memory"
