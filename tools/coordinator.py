@@ -1,18 +1,20 @@
-"""The Coordinator: a deterministic node whose tools check, cost and score candidates.
+"""The Coordinator: a deterministic node whose tools check, cost, score and predict candidates.
 
-Its three tools are LangChain tools, so a tool-calling model could use them too; the graph's
-Coordinator node calls them itself, in this order, for every proposal:
+Its four tools are LangChain tools, so a tool-calling model could use them too; the graph's
+Coordinator node calls them itself:
 
 - `check_validity`: structure (a legal cell whose output is reachable), partition membership, and
   duplicates by canonical key against everything the run has evaluated or accepted;
-- `lookup_latency`: any `LatencyModel` (benchmark table or on-device measurement);
-- `score_proxy`: any `Estimator` (default: the zero-cost predictor `zc`).
+- `lookup_latency`: any `LatencyModel` (benchmark table, op lookup table or on-device measurement);
+- `score_proxy`: any `Estimator` (default: the zero-cost predictor `zc`), the only tool that costs budget;
+- `predict_score`: the surrogate (`hwnas.tools.surrogate`), refit on the run's evaluations, free.
 
-Before a Generator is called, the Coordinator also lists its legal moves (`legal_moves`): the one-step
-variations of its parents that pass `check_validity`, so the Generator's constrained reply can only
-pick children that will be accepted. The budget is charged only for distinct evaluated architectures;
-a partition whose slots are still open after a reply goes back to its Generator with the reasons and a
-fresh list of moves, for a bounded number of retries per round.
+Before a Generator is called, the Coordinator builds its options (`Coordinator.offer`): the candidates
+(every untried function of the partition, or the legal moves from its parents), ranked by expected
+hypervolume improvement over the run's front (`hwnas.tools.ranking`), plus one child per kept heuristic.
+A Generator's constrained reply can only pick among them. The budget is charged only for distinct
+evaluated architectures; a partition whose slots are still open after a reply goes back to its
+Generator with the reasons and fresh options, for a bounded number of retries per round.
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ CANDIDATE_SOURCES: Final = ("partition", "moves")
 legal moves from the partition's parents (for spaces or latency models too large to enumerate)."""
 OPTIONS_PER_SLOT: Final = 3
 """Ranked options a Generator chooses from per open slot ..."""
+UNCERTAINTY_BY_STRATEGY: Final = {"explore": 2.0, "exploit": 0.5}
+"""How the Navigator's strategy ranks: explore doubles the surrogate's uncertainty (candidates far from
+anything evaluated gain), exploit halves it (trust the predicted mean); repair and mixed rank as is."""
 MAX_OFFERED_SLOTS: Final = 8
 """... for at most this many slots per call (the Generator's `MAX_CHILDREN`; the rest go to retries)."""
 
@@ -198,7 +203,8 @@ class Coordinator:
         self.fit_surrogate(archive)
         parents = [p["arch"] for p in task["parents"]]
         candidates = self.candidates_of(task["partition"], parents, task["strategy"], task["slots"], rng)
-        options = self.ranked_options(candidates, OPTIONS_PER_SLOT * min(task["slots"], MAX_OFFERED_SLOTS))
+        widen = UNCERTAINTY_BY_STRATEGY.get(task["strategy"], 1.0)
+        options = self.ranked_options(candidates, OPTIONS_PER_SLOT * min(task["slots"], MAX_OFFERED_SLOTS), widen)
         offered = {Architecture.parse(o["arch"]).canonical_key for o in options}
         for heuristic in heuristics:
             children = [
@@ -207,13 +213,15 @@ class Coordinator:
                 if self.check_validity(child["arch"], task["partition"]) == "ok"
                 and Architecture.parse(child["arch"]).canonical_key not in offered
             ]
-            for best in self.ranked_options(children, 1):
+            for best in self.ranked_options(children, 1, widen):
                 offered.add(Architecture.parse(best["arch"]).canonical_key)
                 options.append(Option(**{**best, "rationale": f"h{heuristic['id']}"}))
         return options
 
-    def ranked_options(self, candidates: list[Proposal], count: int) -> list[Option]:
+    def ranked_options(self, candidates: list[Proposal], count: int, widen: float = 1.0) -> list[Option]:
         """The `count` candidates a greedy expected-hypervolume-improvement batch picks, best first.
+
+        `widen` scales the surrogate's uncertainty in the ranking (the Navigator's strategy sets it).
 
         Each option carries the surrogate's prediction, the latency lookup and the expected gain (in
         thousandths of the frame's area, for compact prompts); its label is `o<rank>`.
@@ -226,7 +234,7 @@ class Coordinator:
         picks = greedy_batch(
             self._front,
             self._frame.loss(mean),
-            self._frame.loss_std(std),
+            widen * self._frame.loss_std(std),
             self._frame.latency(latency),
             count,
         )
