@@ -53,6 +53,7 @@ def register(subparsers: Any) -> None:
     campaign.add_argument("--report-only", action="store_true", help="run nothing; aggregate what is done")
     campaign.add_argument("--update-md", type=Path, help="rewrite the campaign's block in this markdown file")
     campaign.add_argument("--plots", type=Path, help="folder for the campaign's PNG plots")
+    campaign.add_argument("--export", type=Path, help="copy finished units compactly to this folder")
     parser.set_defaults(handler=bench_command)
 
 
@@ -66,8 +67,10 @@ def bench_command(args: argparse.Namespace) -> int:
     finished = itertools.count(1)
 
     def heard(run: RunResult) -> None:
-        progress.log(f"{run.method} seed {run.seed}: IGD {run.igd:.4f} HV_B {run.hv_b:.4f} "
-                     f"({run.evaluated} evaluated, {run.wall_s:.2f} s)")
+        progress.log(
+            f"{run.method} seed {run.seed}: IGD {run.igd:.4f} HV_B {run.hv_b:.4f} "
+            f"({run.evaluated} evaluated, {run.wall_s:.2f} s)"
+        )
         progress.update(next(finished), last=f"{run.method} seed {run.seed}")
 
     with progress:
@@ -126,6 +129,8 @@ def campaign_command(args: argparse.Namespace) -> int:
         for key, seed, error in done.failed:
             print(f"  failed: {key} seed {seed}: {error}")
     whole = runner.load_campaign(args.campaign)
+    if args.export:
+        print(f"exported {runner.export_results(whole, out, args.export)} units to {args.export}")
     results = runner.summarise_campaign(whole, out, data=args.data)
     plots = runner.write_plots(results, args.plots) if args.plots else []
     command = f"hwnas bench --campaign {args.campaign} --workers {args.workers} --out {out}"
