@@ -40,8 +40,7 @@ class TraceWriter:
     """Appends records to a JSONL file; safe to share between the graph's parallel branches."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = Path(path)  # its folder is created with the first record, not before
         self._lock = threading.Lock()
         self._secrets = _secret_values()
 
@@ -51,9 +50,12 @@ class TraceWriter:
         line = json.dumps(record, default=str, ensure_ascii=False)
         for secret in self._secrets:
             line = line.replace(secret, "<redacted>")
-        with self._lock, self.path.open("a", encoding="utf-8") as handle:
-            handle.write(line + "\n")
-            handle.flush()
+        with self._lock:
+            if not self.path.parent.exists():
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as handle:
+                handle.write(line + "\n")
+                handle.flush()
         return record
 
 
