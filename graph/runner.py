@@ -34,7 +34,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import StateSnapshot
 
 from hwnas.benchmark import BenchmarkTables
-from hwnas.errors import UsageError
+from hwnas.errors import UsageError, check_writable_folder
 from hwnas.graph.context import Context, RunSettings
 from hwnas.graph.graph import build_graph, recursion_limit
 from hwnas.graph.state import SearchState
@@ -90,17 +90,6 @@ def _evaluated_nothing(paths: RunPaths) -> bool:
     if (paths.root / "summary.json").exists():
         return False
     return not (Run(paths.root).checkpoint() or {}).get("archive")
-
-
-def make_run_dir(paths: RunPaths) -> None:
-    """Create the run folder and make sure it can be written."""
-    try:
-        paths.root.mkdir(parents=True, exist_ok=True)
-        probe = paths.root / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as error:
-        raise UsageError(f"--out {paths.root.parent} is not writable: {error.strerror}") from None
 
 
 def check_settings(paths: RunPaths, settings: RunSettings) -> None:
@@ -266,7 +255,7 @@ def run_search(
     coordinator = Coordinator(estimator, latency_model, partitioning, surrogate, settings.candidates)
     trace = TraceWriter(paths.trace)  # creates nothing until its first record
     llm = make_llm(settings.llm, base_url=base_url, trace=trace, seed=settings.seed, chat_model=chat_model)
-    make_run_dir(paths)  # only now that every input has been checked
+    check_writable_folder(paths.root, "--out")  # creates the run folder, now that every input has been checked
     context = Context(
         settings=settings,
         llm=llm,

@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 
+from hwnas.cli import main
+
 _KILLER = """
 import os, signal, sys
 target, count = sys.argv[1], int(sys.argv[2])
@@ -233,3 +235,153 @@ def test_a_key_echoed_by_the_server_is_in_no_file_the_run_writes(data_dir: Path,
     assert {p.name for p in written} >= {"checkpoints.sqlite", "knowledge_base.json", "trace.jsonl", "summary.json"}
     leaking = [p.name for p in written if key.encode() in p.read_bytes()]
     assert leaking == []
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    """The error line of a refused command (exit code 2, one line on stderr, no traceback)."""
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith("hwnas"), result.stderr
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    """A finished small random-LLM run, to copy and damage."""
+    out = tmp_path_factory.mktemp("finished")
+    done = hwnas("run", "--llm", "random", *SMALL_FLAGS, "--name", "r", "--out", str(out), data_dir=data_dir)
+    assert done.returncode == 0, done.stderr
+    return out / "r"
+
+
+def unfinished_copy(run: Path, out: Path) -> Path:
+    """`run` as a kill leaves it: settings, checkpoint and trace, no outputs."""
+    import shutil
+
+    copy = out / run.name
+    copy.mkdir(parents=True)
+    for kept in ("settings.json", "checkpoints.sqlite", "trace.jsonl"):
+        shutil.copy(run / kept, copy / kept)
+    return copy
+
+
+@pytest.mark.parametrize(
+    ("damage", "needle"),
+    [
+        (("settings.json", b'{"budget": 14, '), "settings.json is damaged"),
+        (("settings.json", b"[1, 2]"), "settings.json is damaged"),
+        (("checkpoints.sqlite", b"not a database at all, just text" * 100), "checkpoints.sqlite is damaged"),
+        (("trace.jsonl", b'{"v": 1, "kind": "note"}\nnot json\n{"v": 1, "kind": "note"}\n'), "trace"),
+    ],
+    ids=["settings-torn", "settings-not-an-object", "checkpoint", "trace"],
+)
+def test_resuming_a_damaged_run_is_one_line(
+    damage: tuple[str, bytes], needle: str, finished_run: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    run = unfinished_copy(finished_run, tmp_path)
+    (run / damage[0]).write_bytes(damage[1])
+    resumed = hwnas("run", "--llm", "random", *SMALL_FLAGS, "--name", "r", "--out", str(tmp_path), data_dir=data_dir)
+    assert needle in one_line_error(resumed)
+
+
+def test_a_torn_trace_line_is_cut_and_the_run_resumes(finished_run: Path, data_dir: Path, tmp_path: Path) -> None:
+    run = unfinished_copy(finished_run, tmp_path)
+    with (run / "trace.jsonl").open("a") as handle:
+        handle.write('{"v": 1, "ts": 1.0, "kind": "decision", "agent": "gen')  # the writer was killed here
+    resumed = hwnas("run", "--llm", "random", *SMALL_FLAGS, "--name", "r", "--out", str(tmp_path), data_dir=data_dir)
+    assert resumed.returncode == 0, resumed.stderr
+    for line in (run / "trace.jsonl").read_text().splitlines():
+        json.loads(line)  # every line whole again
+    assert (run / "archive.csv").read_text() == (finished_run / "archive.csv").read_text()
+
+
+def test_a_settings_file_without_a_newer_setting_still_resumes(
+    finished_run: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    """A run saved before `use_navigator` existed ran with its default; adding a setting must not strand it."""
+    run = unfinished_copy(finished_run, tmp_path)
+    older = json.loads((run / "settings.json").read_text())
+    del older["use_navigator"]
+    (run / "settings.json").write_text(json.dumps(older))
+    resumed = hwnas("run", "--llm", "random", *SMALL_FLAGS, "--name", "r", "--out", str(tmp_path), data_dir=data_dir)
+    assert resumed.returncode == 0, resumed.stderr
+    assert (run / "archive.csv").read_text() == (finished_run / "archive.csv").read_text()
+    other = hwnas("run", "--llm", "random", *SMALL_FLAGS, "--no-navigator", "--name", "r", "--out", str(tmp_path),
+                  data_dir=data_dir)
+    assert "use_navigator: True -> False" in one_line_error(other)
+
+
+def test_a_failed_start_leaves_nothing_and_an_empty_run_does_not_block_its_name(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    typo = hwnas("run", "--llm", "opnai:gpt-4o-mini", "--budget", "12", "--name", "t", "--out", str(tmp_path),
+                 data_dir=data_dir)
+    assert "opnai" in one_line_error(typo) and not (tmp_path / "t").exists()
+    # A folder from an older hwnas that failed after writing its settings, before evaluating anything:
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "settings.json").write_text(json.dumps({"llm": "opnai:gpt-4o-mini", "budget": 12}))
+    fixed = hwnas("run", "--llm", "random", "--budget", "12", "--estimator", "oracle-val", "--name", "t", "--out",
+                  str(tmp_path), data_dir=data_dir)
+    assert fixed.returncode == 0, fixed.stderr
+    assert json.loads((tmp_path / "t" / "settings.json").read_text())["llm"] == "random"
+    other = hwnas("run", "--llm", "random", "--budget", "13", "--estimator", "oracle-val", "--name", "t", "--out",
+                  str(tmp_path), data_dir=data_dir)
+    assert "budget: 12 -> 13" in one_line_error(other)  # a run that evaluated something keeps its name
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["run", "--name", "../escape"], "--name '../escape' is not a run name"),
+        (["run", "--name", ""], "--name '' is not a run name"),
+        (["run", "--name", "a/b"], "is not a run name"),
+        (["run", "--name", ".."], "is not a run name"),
+        (["run", "--seed", "-1"], "--seed must be at least 0"),
+        (["run", "--eps", "nan"], "--eps must be a non-negative number"),
+        (["run", "--budget", "99999999"], "--budget must be at most 15625"),
+        (["run", "--window", "0"], "--window must be at least 1"),
+        (["run", "--base-url", "http://127.0.0.1:9/v1"], "random does not use it"),
+        (["bench", "--methods", "rs", "--seeds", "1", "--out", "{tmp}/a-file"], "--out"),
+        (["bench", "--methods", "rs", "--seeds", "1", "--out", "{tmp}/a-file/below"], "--out"),
+        (["bench", "--campaign", "tiny", "--report-only", "--out", "{tmp}/c", "--update-md", "{tmp}/a-file/x.md"],
+         "--update-md"),
+        (["llm", "check", "--llm", "random", "--trace", "{tmp}/a-file/t.jsonl"], "--trace"),
+    ],
+)
+def test_bad_input_is_refused_in_one_line_and_creates_nothing(
+    args: list[str], needle: str, data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In this process (a child per case would triple the time): the same CLI code, real files."""
+    monkeypatch.setenv("HWNAS_DATA", str(data_dir))
+    (tmp_path / "a-file").write_text("")
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    if argv[0] == "run":
+        argv += ["--llm", "random", "--out", str(tmp_path / "runs")]
+    code = main(argv)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and needle in lines[0], lines
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "escape").exists()
+
+
+def test_version_and_help_name_what_they_should(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as version:
+        main(["--version"])
+    assert version.value.code == 0 and capsys.readouterr().out.startswith("hwnas ")
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    assert "random (no LLM" in capsys.readouterr().out
+
+
+def test_runs_lists_a_damaged_run_and_goes_on(finished_run: Path, data_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copytree(finished_run, tmp_path / "good")
+    shutil.copytree(finished_run, tmp_path / "bad")
+    (tmp_path / "bad" / "summary.json").write_text("{torn")
+    (tmp_path / "bad" / "settings.json").write_text("{torn")
+    listed = hwnas("runs", "--dir", str(tmp_path), "--json", data_dir=data_dir)
+    assert listed.returncode == 0, listed.stderr
+    status = {info["name"]: info["status"] for info in json.loads(listed.stdout)}
+    assert status == {"good": "finished", "bad": "damaged"}
+    exported = hwnas("export", str(tmp_path / "bad"), "--format", "json", data_dir=data_dir)
+    assert "settings.json is damaged" in one_line_error(exported)

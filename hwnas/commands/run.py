@@ -23,8 +23,9 @@ def register(subparsers: Any) -> None:
     defaults = RunSettings()
     parser = subparsers.add_parser("run", help=COMMANDS["run"], description=__doc__)
     parser.add_argument("--llm", default=defaults.llm, help="provider spec: embedded, openai:MODEL, "
-                        "openai-compatible:MODEL, replay:TRACE.jsonl, or any init_chat_model provider:model")
-    parser.add_argument("--base-url", help="server URL for openai-compatible providers")
+                        "openai-compatible:MODEL, replay:TRACE.jsonl, random (no LLM: random valid answers), "
+                        "or any init_chat_model provider:model")
+    parser.add_argument("--base-url", help="server URL for openai-compatible (and other remote) providers")
     parser.add_argument("--dataset", default=defaults.dataset, help="cifar10, cifar100 or imagenet16")
     parser.add_argument("--device", help="latency device (default: fpga with benchmark data, else local-cpu)")
     parser.add_argument("--estimator", default=defaults.estimator, help="accuracy estimator (default: zc)")
