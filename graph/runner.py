@@ -43,7 +43,7 @@ from hwnas.pareto import TrueFront, non_dominated_records, true_front, true_indi
 from hwnas.partition import make_partitioning
 from hwnas.progress import Progress, format_fields
 from hwnas.registry import make_estimator, make_latency_model
-from hwnas.runs import Run, read_records, run_lock
+from hwnas.runs import Run, distinct_llm_calls, read_records, run_lock
 from hwnas.tools.coordinator import Coordinator
 from hwnas.tools.surrogate import make_surrogate
 from hwnas.trace import TraceWriter
@@ -116,28 +116,19 @@ def check_settings(paths: RunPaths, settings: RunSettings) -> None:
 
 
 def llm_usage(trace_path: Path) -> dict[str, float]:
-    """LLM calls (answered or failed), tokens and cost summed over the whole trace (all sessions of a run).
+    """LLM calls (answered or failed), tokens and cost over the whole trace, every session of the run.
 
-    A call that a resume repeated (its step was interrupted before the checkpoint kept its result) has
-    the same `request_key` and `occurrence` as the first one and is counted once, so a resumed run
-    reports what an uninterrupted run would.
+    Each call counts once, also when a resume repeated it (see `distinct_llm_calls`).
     """
     usage = {"llm_calls": 0, "tokens_in": 0, "tokens_out": 0, "cost_usd": 0.0, "llm_seconds": 0.0}
     if not trace_path.exists():
         return usage
-    seen: set[tuple[Any, Any]] = set()
-    for record in read_records(trace_path):
-        if record.get("kind") == "llm_call":
-            if "request_key" in record:
-                call = (record["request_key"], record.get("occurrence"))
-                if call in seen:
-                    continue
-                seen.add(call)
-            usage["llm_calls"] += 1
-            usage["tokens_in"] += record.get("tokens_in", 0) or 0
-            usage["tokens_out"] += record.get("tokens_out", 0) or 0
-            usage["cost_usd"] += record.get("cost_usd", 0.0) or 0.0
-            usage["llm_seconds"] += record.get("model_s") or record.get("wall_s") or 0.0
+    for record in distinct_llm_calls(read_records(trace_path)):
+        usage["llm_calls"] += 1
+        usage["tokens_in"] += record.get("tokens_in", 0) or 0
+        usage["tokens_out"] += record.get("tokens_out", 0) or 0
+        usage["cost_usd"] += record.get("cost_usd", 0.0) or 0.0
+        usage["llm_seconds"] += record.get("model_s") or record.get("wall_s") or 0.0
     return usage
 
 

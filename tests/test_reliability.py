@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -385,3 +386,47 @@ def test_runs_lists_a_damaged_run_and_goes_on(finished_run: Path, data_dir: Path
     assert status == {"good": "finished", "bad": "damaged"}
     exported = hwnas("export", str(tmp_path / "bad"), "--format", "json", data_dir=data_dir)
     assert "settings.json is damaged" in one_line_error(exported)
+
+
+def test_a_resumed_run_counts_repeated_work_once_and_all_its_time(data_dir: Path, tmp_path: Path) -> None:
+    """Killed right after the Navigator's guardrail record: the resume repeats the Navigator's step."""
+    from hwnas.graph.runner import session_wall_s
+    from hwnas.runs import read_records
+
+    flags = ["run", *RUN_FLAGS, "--name", "k", "--out", str(tmp_path)]
+    killed = hwnas(*flags, data_dir=data_dir, kill_at=("guardrail:navigator", 1))
+    assert killed.returncode == -9, killed.stderr
+    first_session_s = session_wall_s(read_records(tmp_path / "k" / "trace.jsonl"))
+    assert hwnas(*flags, data_dir=data_dir).returncode == 0
+    records = read_records(tmp_path / "k" / "trace.jsonl")
+    guardrails = [r for r in records if r["kind"] == "guardrail"]
+    assert len(guardrails) > len({r["round"] for r in guardrails})  # the repeated step wrote its line again
+    summary = json.loads((tmp_path / "k" / "summary.json").read_text())
+    calls = [r for r in records if r["kind"] == "llm_call"]
+    assert summary["llm_calls"] == len(calls) - 1  # the repeated Navigator call counts once
+    assert summary["wall_s"] >= round(first_session_s, 2)  # the killed session's time is not lost
+
+    report = tmp_path / "k.html"
+    assert hwnas("report", str(tmp_path / "k"), "--out", str(report), data_dir=data_dir).returncode == 0
+    page = report.read_text()
+    for line in guardrails[0]["overrides"]:
+        assert page.count(line) == 1
+    assert "Without degenerate cells: degenerate cells are" in page
+    assert "No token counts" in page  # the random model reports none
+    wall = page.split("wall time</td><td>", 1)[1].split("</td>", 1)[0]
+    assert re.fullmatch(r"\d+(\.\d)? s|\d+ min \d\d s", wall), wall  # not 0.4213
+
+
+def test_the_report_fills_knowledge_ids_and_evidence_and_labels_the_totals(data_dir: Path, tmp_path: Path) -> None:
+    from hwnas.report import _knowledge_rows, coverage_figure
+    from hwnas.runs import Run
+
+    flags = ["--llm", "random", "--budget", "48", "--estimator", "oracle-val"]  # long enough for memory to act
+    assert hwnas("run", *flags, "--name", "r", "--out", str(tmp_path), data_dir=data_dir).returncode == 0
+    run = Run(tmp_path / "r")
+    rows = _knowledge_rows(run.knowledge())
+    assert rows and all(row[2] != "" and isinstance(row[5], int) for row in rows if row[1] in ("added", "rejected"))
+    archive = run.archive()
+    totals = coverage_figure(archive, {}).axes[1]
+    labels = sorted(int(t.get_text()) for t in totals.texts)
+    assert sum(labels) == len(archive) and labels
