@@ -116,12 +116,13 @@ class AgentServer:
     field carries the Authorization header it received, as a careless or hostile server might.
     """
 
-    def __init__(self, echo_auth: bool = False) -> None:
+    def __init__(self, echo_auth: bool = False, fail_every: int = 0) -> None:
         import numpy as np
 
         from hwnas.llm.random_model import random_instance
 
         rng = np.random.default_rng(0)
+        served = iter(range(1, 10**9))
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: Any) -> None:
@@ -129,17 +130,21 @@ class AgentServer:
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                schema = body["response_format"]["json_schema"]["schema"]
-                reply = random_instance(schema, schema.get("$defs", {}), rng)
-                if echo_auth:
-                    reply = _fill_text(reply, self.headers.get("Authorization", ""))
-                data = json.dumps({
-                    "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": body["model"],
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": json.dumps(reply)}}],
-                    "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
-                }).encode()
-                self.send_response(200)
+                if fail_every and next(served) % fail_every == 0:  # a failure retrying cannot fix
+                    status, payload = 422, {"error": {"message": "scripted failure", "type": "invalid_request"}}
+                else:
+                    schema = body["response_format"]["json_schema"]["schema"]
+                    reply = random_instance(schema, schema.get("$defs", {}), rng)
+                    if echo_auth:
+                        reply = _fill_text(reply, self.headers.get("Authorization", ""))
+                    status, payload = 200, {
+                        "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": body["model"],
+                        "choices": [{"index": 0, "finish_reason": "stop",
+                                     "message": {"role": "assistant", "content": json.dumps(reply)}}],
+                        "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
+                    }
+                data = json.dumps(payload).encode()
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -430,3 +435,19 @@ def test_the_report_fills_knowledge_ids_and_evidence_and_labels_the_totals(data_
     totals = coverage_figure(archive, {}).axes[1]
     labels = sorted(int(t.get_text()) for t in totals.texts)
     assert sum(labels) == len(archive) and labels
+
+
+def test_progress_and_summary_count_failed_llm_calls_alike(data_dir: Path, tmp_path: Path) -> None:
+    server = AgentServer(fail_every=3)
+    try:
+        flags = ["--llm", "openai-compatible:agent-server", "--base-url", server.base_url, *SMALL_FLAGS, "--json"]
+        finished = hwnas("run", *flags, "--name", "r", "--out", str(tmp_path), data_dir=data_dir)
+    finally:
+        server.close()
+    assert finished.returncode == 0, finished.stderr
+    summary = json.loads(finished.stdout)
+    calls = [json.loads(line) for line in (tmp_path / "r" / "trace.jsonl").read_text().splitlines()]
+    failed = [r for r in calls if r["kind"] == "llm_call" and r.get("error_type")]
+    assert failed and summary["llm_calls"] == sum(r["kind"] == "llm_call" for r in calls)
+    last_progress = [line for line in finished.stderr.splitlines() if "llm calls" in line][-1]
+    assert last_progress.endswith(f"llm calls {summary['llm_calls']}")
