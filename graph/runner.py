@@ -200,17 +200,40 @@ def drop_torn_tail(path: Path) -> None:
             handle.truncate(data.rfind(b"\n") + 1)
 
 
-def _progress_fields(state: SearchState, trace_path: Path, truth: TrueFront | None) -> dict[str, Any]:
-    """Round, front size, true HV_B (with benchmark truth) and LLM calls, for the progress display.
+class LLMCallCount:
+    """The LLM calls in a growing trace, counted as the summary counts them (failed ones included).
 
-    LLM calls are counted from the trace as the summary counts them (failed calls included).
+    Each count reads only what was appended since the last one: the status line asks often.
     """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.count = 0
+        self._read_to = 0
+        self._seen: set[tuple[Any, Any]] = set()
+
+    def __call__(self) -> int:
+        """The count now."""
+        if not self.path.exists():
+            return self.count
+        with self.path.open("rb") as handle:
+            handle.seek(self._read_to)
+            appended = handle.read()
+        complete = appended[: appended.rfind(b"\n") + 1]  # a line being written is counted next time
+        self._read_to += len(complete)
+        records = [json.loads(line) for line in complete.splitlines() if b'"llm_call"' in line]
+        self.count += len(distinct_llm_calls(records, self._seen))
+        return self.count
+
+
+def _progress_fields(state: SearchState, llm_calls: LLMCallCount, truth: TrueFront | None) -> dict[str, Any]:
+    """Round, front size, true HV_B (with benchmark truth) and LLM calls, for the progress display."""
     archive = state.get("archive", [])
     return {
         "round": state.get("round", 0),
         "front": len(non_dominated_records(archive)),
         "hv_b": truth.hv_b([r["arch"] for r in archive]) if truth is not None and archive else None,
-        "llm_calls": int(llm_usage(trace_path)["llm_calls"]),
+        "llm_calls": llm_calls(),
     }
 
 
@@ -275,10 +298,11 @@ def run_search(
                 report(f"resuming run {name!r} at round {snapshot.values.get('round', 0)}")
             trace.write("note", text="resumed" if resuming else "started", settings=settings.as_dict())
             if unfinished:
+                llm_calls = LLMCallCount(paths.trace)
                 for update in graph.stream(None if resuming else {}, config, context=context, stream_mode="updates"):
                     if progress.due() or "assess" in update:
                         state: SearchState = graph.get_state(config).values  # type: ignore[assignment]
-                        fields = _progress_fields(state, paths.trace, truth)
+                        fields = _progress_fields(state, llm_calls, truth)
                         evaluated = len(state.get("archive", []))
                         progress.update(evaluated, **fields)
                         if "assess" in update:  # once per round
