@@ -46,7 +46,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--generator-policy", default=defaults.generator_policy,
                         help="llm, or the ablations top (first ranked option) and random")
     parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--name", default="run", help="run name; running a name again resumes it")
+    parser.add_argument("--name", default="run",
+                        help="run name (letters, digits, '.', '_', '-'); running a name again resumes it")
     parser.add_argument("--out", type=Path, default=Path("runs"), help="folder holding runs")
     parser.add_argument("--data", help="shared data folder (default: HWNAS_DATA)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
