@@ -94,7 +94,7 @@ KILL_POINTS = [
     ("put", 7),  # a round boundary (after round 1's stop test)
     ("put_writes", 21),  # the final stop test done, its step not yet saved
 ]
-"""Where the suite kills the run; `HWNAS_EVERY_KILL_POINT=1` tries every one the run has (45, about 4 min):
+"""Where the suite kills the run; `HWNAS_EVERY_KILL_POINT=1` tries every one the run has (45; 7-20 min here):
 its 14 checkpoint writes, its 21 task writes and its 10 Generator calls."""
 if os.environ.get("HWNAS_EVERY_KILL_POINT"):
     KILL_POINTS = [
