@@ -27,6 +27,7 @@ from typing import Any
 from hwnas.baselines import SEARCHERS
 from hwnas.benchmark import load_tables
 from hwnas.cli import COMMANDS
+from hwnas.errors import check_writable_file, check_writable_folder
 from hwnas.harness import RunResult, run_benchmark
 from hwnas.progress import Progress
 from hwnas.registry import ESTIMATORS
@@ -62,6 +63,8 @@ def bench_command(args: argparse.Namespace) -> int:
     if args.campaign:
         return campaign_command(args)
     args.seeds = 10 if args.seeds is None else args.seeds
+    if args.out is not None:
+        check_writable_folder(args.out, "--out")
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     progress = Progress(len(methods) * args.seeds, unit="runs")
     finished = itertools.count(1)
@@ -106,6 +109,11 @@ def campaign_command(args: argparse.Namespace) -> int:
 
     chosen = runner.load_campaign(args.campaign).select(args.only)
     out = args.out or runner.DEFAULT_OUT
+    check_writable_folder(out, "--out")  # before hours of work, not after
+    if args.update_md:
+        check_writable_file(args.update_md, "--update-md")
+    if args.plots:
+        check_writable_folder(args.plots, "--plots")
     if not args.report_only:
         todo = runner.pending_units(chosen, out, args.seeds)
         progress = Progress(len(todo), unit="units")
