@@ -156,6 +156,7 @@ def run_search(
     out: Path,
     data: str | None = None,
     base_url: str | None = None,
+    json_mode: str | None = None,
     chat_model: Any = None,
     on_progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
@@ -180,7 +181,8 @@ def run_search(
     coordinator = Coordinator(estimator, latency_model, partitioning, surrogate, settings.candidates)
     paths = prepare_run_dir(out, name, settings)
     trace = TraceWriter(paths.trace)
-    llm = make_llm(settings.llm, base_url=base_url, trace=trace, seed=settings.seed, chat_model=chat_model)
+    llm = make_llm(settings.llm, base_url=base_url, trace=trace, seed=settings.seed, chat_model=chat_model,
+                   json_mode=json_mode)
     context = Context(
         settings=settings,
         llm=llm,

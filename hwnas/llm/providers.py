@@ -6,7 +6,8 @@ Specs:
   network; `embedded:PATH.gguf` runs another local GGUF the same way.
 - `openai:MODEL`: OpenAI through langchain-openai; the key comes from OPENAI_API_KEY only.
 - `openai-compatible:MODEL` with `base_url`: any server speaking the OpenAI chat API (vLLM, llama.cpp
-  server, Ollama, LM Studio...); OPENAI_API_KEY is sent if set, else a placeholder.
+  server, Ollama, LM Studio...); OPENAI_API_KEY is sent if set, else a placeholder. How the JSON schema
+  is sent is `json_mode` (`hwnas.llm.modes`): `auto` by default here, `json_schema` for `openai:`.
 - `replay:PATH`: the replies recorded in a run's trace (see `hwnas.llm.replay`).
 - `random`: no model at all, a random valid answer to every call (the "no LLM" ablation).
 - `PROVIDER:MODEL`: any other provider LangChain's `init_chat_model` knows (anthropic, mistralai,
@@ -16,7 +17,7 @@ Specs:
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.language_models import BaseChatModel
 from pydantic import SecretStr
@@ -24,6 +25,7 @@ from pydantic import SecretStr
 from hwnas.errors import UsageError
 from hwnas.llm.client import DEFAULT_PRICES, LLMClient, PriceTable, Transport
 from hwnas.llm.embedded import EmbeddedChatModel, default_threads, embedded_model_path
+from hwnas.llm.modes import JSON_MODE_CHOICES, ModeSetting
 from hwnas.llm.random_model import RandomChatModel
 from hwnas.llm.replay import ReplayBook
 from hwnas.trace import TraceWriter
@@ -49,15 +51,23 @@ def make_llm(
     chat_model: BaseChatModel | None = None,
     budget_usd: float | None = None,
     backoff_s: float = 1.0,
+    json_mode: str | None = None,
 ) -> LLMClient:
     """Build the client for `spec` (see the module docstring); bad specs raise a one-line `UsageError`.
 
     `chat_model` wraps an existing LangChain chat model instead (JSON schema in the prompt, parsed and
     validated here); `spec` then only names it in the trace. `budget_usd` stops calls once the priced
     cost reaches it (`LLMBudgetExceeded`); `backoff_s` is the first retry delay, doubled per retry.
+    `json_mode` (openai and openai-compatible only): one of `JSON_MODE_CHOICES`, None for the provider's
+    default.
     """
     spec = spec.strip()
     provider, _, name = spec.partition(":")
+    if json_mode is not None:
+        if json_mode not in JSON_MODE_CHOICES:
+            raise UsageError(f"--json-mode {json_mode!r} is not one of {', '.join(JSON_MODE_CHOICES)}")
+        if provider not in ("openai", "openai-compatible") or chat_model is not None:
+            raise UsageError(f"--json-mode applies to openai and openai-compatible providers, not {provider!r}")
     prices = prices or DEFAULT_PRICES
     common: dict[str, Any] = {"trace": trace, "temperature": temperature, "seed": seed, "max_tokens": max_tokens,
               "max_retries": max_retries, "backoff_s": backoff_s, "prices": prices, "budget_usd": budget_usd}
@@ -77,7 +87,10 @@ def make_llm(
                                      max_tokens=max_tokens, seed=seed)
         loaded = embedded.loaded()
         common["prices"] = PriceTable({embedded.model_name: (0.0, 0.0)})  # in-process: free
-        transport = Transport(json_mode="llama", build_params={"repeat_penalty": embedded.repeat_penalty})
+        # The model's own grammar applies the schema (`hwnas.llm.embedded`): nothing to negotiate.
+        transport = Transport(json_mode="json_object", schema_enforced=True, per_call_params=True,
+                              mode_reason="the embedded model's grammar",
+                              build_params={"repeat_penalty": embedded.repeat_penalty})
         return LLMClient(provider="embedded", model=embedded.model_name, chat_model=embedded, transport=transport,
                          load_s=loaded.load_s, **common)
     if not name:
@@ -86,7 +99,9 @@ def make_llm(
         raise UsageError(f"a budget needs a price for {name!r}; add it to the price table")
     if provider in ("openai", "openai-compatible"):
         chat = _openai_model(provider, name, base_url, temperature, max_tokens, timeout_s)
-        transport = Transport(json_mode="openai", remote=True)
+        default = "json_schema" if provider == "openai" else "auto"
+        transport = Transport(json_mode=cast(ModeSetting, json_mode or default), remote=True, per_call_params=True,
+                              mode_reason="set by --json-mode" if json_mode else f"{provider}'s default")
     else:
         chat = _langchain_model(provider, name, base_url, temperature, max_tokens, timeout_s)
         transport = Transport(json_mode="prompt", remote=True,
