@@ -254,7 +254,8 @@ def test_a_hang_past_the_timeout_stops_a_provider_that_never_answered(fake: Fake
     fake.script = [("hang", 5.0), ("hang", 5.0)]
     llm = compatible(fake, tmp_path, timeout_s=0.3, max_retries=1)
     start = time.perf_counter()
-    with pytest.raises(LLMProviderFailed, match=r"the first LLM call failed, the last with: .* unreachable"):
+    never_answered = r"1 LLM call\(s\) failed in a row and none was answered; the last: .* unreachable"
+    with pytest.raises(LLMProviderFailed, match=never_answered):
         llm.structured(agent="generator", messages=MESSAGES, schema=Cell)
     assert time.perf_counter() - start < 4.0
     assert len(fake.requests) == 2
@@ -269,7 +270,7 @@ def test_failures_in_a_row_stop_a_provider_that_answered_before(fake: FakeOpenAI
     for _ in range(2):
         with pytest.raises(LLMUnreachable):
             llm.structured(agent="generator", messages=MESSAGES, schema=Cell)
-    with pytest.raises(LLMProviderFailed, match=r"3 LLM call\(s\) failed in a row, the last with: .*HTTP 503"):
+    with pytest.raises(LLMProviderFailed, match=r"3 LLM call\(s\) failed in a row; the last: .*HTTP 503"):
         llm.structured(agent="generator", messages=MESSAGES, schema=Cell)
 
 

@@ -482,9 +482,9 @@ class LLMClient:
             self._consecutive_failures += 1
             failed, answered = self._consecutive_failures, self._answered
         if failed >= (self._max_consecutive_failures if answered else 1):
-            history = f"{failed} LLM call(s) failed in a row" if answered else "the first LLM call failed"
-            raise LLMProviderFailed(f"{self.provider}:{self.model}: {history}, the last with: {error}; stopping. "
-                                    "Check --base-url, the server and the key, then run the same command again"
+            raise LLMProviderFailed(f"{self.provider}:{self.model}: {failed} LLM call(s) failed in a row"
+                                    f"{'' if answered else ' and none was answered'}; the last: {error}. Stopping: "
+                                    "check --base-url, the server and the key, then run the same command again"
                                     ) from error
 
     def _invoke(
@@ -612,8 +612,9 @@ class LLMClient:
             return ModeTrial(mode, "rejected", str(error), time.perf_counter() - start)
         except LLMError as error:
             self._note_mode(mode=mode, error=str(error))
-            raise LLMProviderFailed(f"{self.provider}:{self.model}: the structured-output probe failed: {error}; "
-                                    "check --base-url and that the server is running") from error
+            raise LLMProviderFailed(f"{self.provider}:{self.model}: 1 LLM call (the structured-output probe) failed "
+                                    f"and none was answered; the last: {error}. Stopping: check --base-url and that "
+                                    "the server is running") from error
         wall_s = time.perf_counter() - start
         if mode == "prompt":  # the probe's schema was sent nowhere: answering is all this mode can show
             return ModeTrial(mode, "accepted", "answered", wall_s)
