@@ -348,6 +348,14 @@ def test_the_api_key_never_reaches_the_trace(
     assert "<redacted>" in trace_path.read_text()
 
 
+def test_a_local_server_gets_time_to_work_through_queued_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    local = make_llm("openai-compatible:m", base_url="http://127.0.0.1:9/v1")
+    hosted = make_llm("openai:gpt-4o-mini")
+    assert getattr(local.chat_model, "request_timeout", None) == 300  # parallel calls queue on one-slot servers
+    assert getattr(hosted.chat_model, "request_timeout", None) == 60
+
+
 def test_openai_without_a_key_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with pytest.raises(UsageError, match="OPENAI_API_KEY"):

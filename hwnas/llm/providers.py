@@ -32,6 +32,11 @@ from hwnas.trace import TraceWriter
 
 OPENAI_KEY_VARIABLE = "OPENAI_API_KEY"
 _NO_KEY = "no-key-needed"  # OpenAI-compatible servers without auth still need a non-empty header
+HOSTED_TIMEOUT_S = 60.0
+LOCAL_SERVER_TIMEOUT_S = 300.0
+"""An OpenAI-compatible server is often one local process answering one request at a time, so the
+Generator's parallel calls queue there: on the shared 2-core machine, llama-cpp-python's server made
+some wait over 60 s, and a timed-out call is sent again while the server still works on it (BENCHMARKS.md)."""
 SPEC_HELP = (
     "embedded, openai:MODEL, openai-compatible:MODEL (with --base-url), replay:PATH, random, or PROVIDER:MODEL"
 )
@@ -45,7 +50,7 @@ def make_llm(
     temperature: float = 0.7,
     seed: int = 0,
     max_tokens: int = 512,
-    timeout_s: float = 60,
+    timeout_s: float | None = None,
     max_retries: int = 3,
     prices: PriceTable | None = None,
     chat_model: BaseChatModel | None = None,
@@ -58,8 +63,9 @@ def make_llm(
     `chat_model` wraps an existing LangChain chat model instead (JSON schema in the prompt, parsed and
     validated here); `spec` then only names it in the trace. `budget_usd` stops calls once the priced
     cost reaches it (`LLMBudgetExceeded`); `backoff_s` is the first retry delay, doubled per retry.
-    `json_mode` (openai and openai-compatible only): one of `JSON_MODE_CHOICES`, None for the provider's
-    default.
+    `timeout_s` per request defaults to `LOCAL_SERVER_TIMEOUT_S` for openai-compatible, else
+    `HOSTED_TIMEOUT_S`. `json_mode` (openai and openai-compatible only): one of `JSON_MODE_CHOICES`, None
+    for the provider's default.
     """
     spec = spec.strip()
     provider, _, name = spec.partition(":")
@@ -97,6 +103,8 @@ def make_llm(
         raise UsageError(f"unknown LLM spec {spec!r}; use {SPEC_HELP}")
     if budget_usd is not None and prices.cost(name, 0, 0) is None:
         raise UsageError(f"a budget needs a price for {name!r}; add it to the price table")
+    if timeout_s is None:
+        timeout_s = LOCAL_SERVER_TIMEOUT_S if provider == "openai-compatible" else HOSTED_TIMEOUT_S
     if provider in ("openai", "openai-compatible"):
         chat = _openai_model(provider, name, base_url, temperature, max_tokens, timeout_s)
         default = "json_schema" if provider == "openai" else "auto"
