@@ -21,7 +21,7 @@ from hwnas.llm import LLMError
 from hwnas.llm.schemas import one_of
 from hwnas.pareto import non_dominated_records
 from hwnas.prompts import render
-from hwnas.tools.coordinator import move_rng
+from hwnas.tools.coordinator import knowledge_in_use, move_rng
 from hwnas.tools.knowledge import heuristic_lines
 
 AGENT = "navigator"
@@ -216,7 +216,7 @@ def expected_gains(state: SearchState, ctx: Context, active: list[int]) -> dict[
             parents=select_parents(archive, p, ctx.settings.parents_per_prompt), heuristics=[], rejections=[],
             options=[],
         )  # fmt: skip
-        options, _ = ctx.coordinator.offer(archive, preview, move_rng(ctx.settings.seed, preview))
+        options = ctx.coordinator.offer(archive, preview, move_rng(ctx.settings.seed, preview))
         gains[p] = sum(o["gain"] for o in options[:GAIN_PREVIEW])
     return gains
 
@@ -272,7 +272,9 @@ def navigator_node(state: SearchState, runtime: Runtime[Context]) -> dict[str, A
             rejections=[],
             options=[],
         )
-        task["options"], _ = ctx.coordinator.offer(state.get("archive", []), task, move_rng(settings.seed, task))
+        task["options"] = ctx.coordinator.offer(
+            state.get("archive", []), task, move_rng(settings.seed, task), knowledge_in_use(state, ctx)
+        )
         tasks[p] = task
     log = {
         "round": round_number,
@@ -282,7 +284,12 @@ def navigator_node(state: SearchState, runtime: Runtime[Context]) -> dict[str, A
         },
     }
     ctx.trace.write(
-        "decision", agent=AGENT, round=round_number, plan=plan.model_dump(), final=log["orders"],
-        expected_gain={str(p): round(g, 3) for p, g in gains.items()}, surrogate_s=round(surrogate_s, 3),
+        "decision",
+        agent=AGENT,
+        round=round_number,
+        plan=plan.model_dump(),
+        final=log["orders"],
+        expected_gain={str(p): round(g, 3) for p, g in gains.items()},
+        surrogate_s=round(surrogate_s, 3),
     )
     return {"round": round_number, "attempt": 0, "plan": tasks, "navigator_log": [log]}

@@ -25,6 +25,7 @@ by all campaigns using the same OUT: the agent cell of the ablations is the one 
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import statistics
@@ -196,6 +197,41 @@ def write_json_atomically(path: Path, payload: Any) -> None:
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     temporary.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
     os.replace(temporary, path)
+
+
+EXPORT_COLUMNS: Final = ("step", "arch_str", "score", "latency_ms")
+
+
+def export_results(campaign: Campaign, out: Path, dest: Path) -> int:
+    """Copy every finished unit of `campaign` into `dest`, compactly, so figures can be re-scored without runs.
+
+    `dest/<device>-b<budget>-<estimator>-<method>/seed<k>.csv` holds the evaluated architectures in
+    evaluation order (`EXPORT_COLUMNS`; the dataset prefixes the folder when it is not CIFAR-10), and
+    `dest/units/` the unit result files, so `--report-only --out dest` rebuilds the tables. Returns the
+    number of units exported.
+    """
+    exported = 0
+    for cell in campaign.cells:
+        for seed in range(campaign.seeds):
+            unit = UnitPaths(out, cell, seed).result
+            if not unit.exists():
+                continue
+            result = json.loads(unit.read_text(encoding="utf-8"))
+            with Path(result["archive"]).open(encoding="utf-8") as handle:
+                rows = list(csv.DictReader(handle))
+            folder = f"{cell.device}-b{cell.budget}-{cell.estimator}-{cell.method}"
+            if cell.dataset != "cifar10":
+                folder = f"{cell.dataset}-{folder}"
+            target = dest / folder / f"seed{seed}.csv"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with target.open("w", newline="", encoding="utf-8") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(EXPORT_COLUMNS)
+                for step, row in enumerate(rows):
+                    writer.writerow([step, row["arch_str"], row["score"], row["latency_ms"]])
+            write_json_atomically(UnitPaths(dest, cell, seed).result, {**result, "archive": str(target)})
+            exported += 1
+    return exported
 
 
 def exploration_bias(tables: BenchmarkTables, cell: Cell, archs: Sequence[str]) -> dict[str, Any]:

@@ -1,24 +1,26 @@
-"""The Coordinator: a deterministic node whose tools check, cost and score candidates.
+"""The Coordinator: a deterministic node whose tools check, cost, score and predict candidates.
 
-Its three tools are LangChain tools, so a tool-calling model could use them too; the graph's
-Coordinator node calls them itself, in this order, for every proposal:
+Its four tools are LangChain tools, so a tool-calling model could use them too; the graph's
+Coordinator node calls them itself:
 
 - `check_validity`: structure (a legal cell whose output is reachable), partition membership, and
   duplicates by canonical key against everything the run has evaluated or accepted;
-- `lookup_latency`: any `LatencyModel` (benchmark table or on-device measurement);
-- `score_proxy`: any `Estimator` (default: the zero-cost predictor `zc`).
+- `lookup_latency`: any `LatencyModel` (benchmark table, op lookup table or on-device measurement);
+- `score_proxy`: any `Estimator` (default: the zero-cost predictor `zc`), the only tool that costs budget;
+- `predict_score`: the surrogate (`hwnas.tools.surrogate`), refit on the run's evaluations, free.
 
-Before a Generator is called, the Coordinator also lists its legal moves (`legal_moves`): the one-step
-variations of its parents that pass `check_validity`, so the Generator's constrained reply can only
-pick children that will be accepted. The budget is charged only for distinct evaluated architectures;
-a partition whose slots are still open after a reply goes back to its Generator with the reasons and a
-fresh list of moves, for a bounded number of retries per round.
+Before a Generator is called, the Coordinator builds its options (`Coordinator.offer`): the candidates
+(every untried function of the partition, or the legal moves from its parents), ranked by expected
+hypervolume improvement over the run's front (`hwnas.tools.ranking`), plus one child per kept heuristic.
+A Generator's constrained reply can only pick among them. The budget is charged only for distinct
+evaluated architectures; a partition whose slots are still open after a reply goes back to its
+Generator with the reasons and fresh options, for a bounded number of retries per round.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cache, cached_property
 from typing import Any, Final, Literal
 
@@ -33,6 +35,7 @@ from hwnas.graph.context import Context
 from hwnas.graph.state import CLEAR, Evaluated, Option, PartitionTask, Proposal, SearchState
 from hwnas.partition import Partitioning, architecture_at
 from hwnas.space import Architecture, distinct_positions
+from hwnas.tools.evidence import ANY_EDGE
 from hwnas.tools.moves import ALL_FAMILIES, candidate_moves, families_for
 from hwnas.tools.ranking import Frame, greedy_batch
 from hwnas.tools.surrogate import Surrogate
@@ -47,6 +50,9 @@ CANDIDATE_SOURCES: Final = ("partition", "moves")
 legal moves from the partition's parents (for spaces or latency models too large to enumerate)."""
 OPTIONS_PER_SLOT: Final = 3
 """Ranked options a Generator chooses from per open slot ..."""
+UNCERTAINTY_BY_STRATEGY: Final = {"explore": 2.0, "exploit": 0.5}
+"""How the Navigator's strategy ranks: explore doubles the surrogate's uncertainty (candidates far from
+anything evaluated gain), exploit halves it (trust the predicted mean); repair and mixed rank as is."""
 MAX_OFFERED_SLOTS: Final = 8
 """... for at most this many slots per call (the Generator's `MAX_CHILDREN`; the rest go to retries)."""
 
@@ -182,16 +188,40 @@ class Coordinator:
         return np.array([self.partitioning.assign(a) for a in _pool()])
 
     def offer(
-        self, archive: list[Evaluated], task: PartitionTask, rng: np.random.Generator
-    ) -> tuple[list[Option], float]:
-        """A task's ranked options (`OPTIONS_PER_SLOT` per open slot), and the seconds a surrogate refit took."""
-        seconds = self.fit_surrogate(archive)
+        self,
+        archive: list[Evaluated],
+        task: PartitionTask,
+        rng: np.random.Generator,
+        heuristics: Sequence[Mapping[str, Any]] = (),
+    ) -> list[Option]:
+        """A task's options: the ranked candidates (`OPTIONS_PER_SLOT` per open slot), then heuristic children.
+
+        Each kept heuristic contributes its best-ranked child (its edit applied to one of the task's
+        parents) when that child is legal and not already offered: this is how the knowledge base
+        changes what a Generator can pick, beyond the words of its prompt.
+        """
+        self.fit_surrogate(archive)
         parents = [p["arch"] for p in task["parents"]]
         candidates = self.candidates_of(task["partition"], parents, task["strategy"], task["slots"], rng)
-        return self.ranked_options(candidates, OPTIONS_PER_SLOT * min(task["slots"], MAX_OFFERED_SLOTS)), seconds
+        widen = UNCERTAINTY_BY_STRATEGY.get(task["strategy"], 1.0)
+        options = self.ranked_options(candidates, OPTIONS_PER_SLOT * min(task["slots"], MAX_OFFERED_SLOTS), widen)
+        offered = {Architecture.parse(o["arch"]).canonical_key for o in options}
+        for heuristic in heuristics:
+            children = [
+                child
+                for child in heuristic_children(heuristic, parents, task["partition"])
+                if self.check_validity(child["arch"], task["partition"]) == "ok"
+                and Architecture.parse(child["arch"]).canonical_key not in offered
+            ]
+            for best in self.ranked_options(children, 1, widen):
+                offered.add(Architecture.parse(best["arch"]).canonical_key)
+                options.append(Option(**{**best, "rationale": f"h{heuristic['id']}"}))
+        return options
 
-    def ranked_options(self, candidates: list[Proposal], count: int) -> list[Option]:
+    def ranked_options(self, candidates: list[Proposal], count: int, widen: float = 1.0) -> list[Option]:
         """The `count` candidates a greedy expected-hypervolume-improvement batch picks, best first.
+
+        `widen` scales the surrogate's uncertainty in the ranking (the Navigator's strategy sets it).
 
         Each option carries the surrogate's prediction, the latency lookup and the expected gain (in
         thousandths of the frame's area, for compact prompts); its label is `o<rank>`.
@@ -204,7 +234,7 @@ class Coordinator:
         picks = greedy_batch(
             self._front,
             self._frame.loss(mean),
-            self._frame.loss_std(std),
+            widen * self._frame.loss_std(std),
             self._frame.latency(latency),
             count,
         )
@@ -245,10 +275,38 @@ class Coordinator:
         return offered if len(offered) >= wanted else [move for family in ALL_FAMILIES for move in legal[family]]
 
 
+def heuristic_children(heuristic: Mapping[str, Any], parents: list[str], partition: int) -> list[Proposal]:
+    """The heuristic's edit (from op, or any, to op; on its edge or any) applied to each parent, unchecked."""
+    children = []
+    for parent in map(Architecture.parse, parents):
+        for edge, op in enumerate(parent.ops):
+            if (
+                heuristic["edge"] in (ANY_EDGE, edge)
+                and heuristic["from_op"] in ("any", op)
+                and op != heuristic["to_op"]
+            ):
+                ops = (*parent.ops[:edge], heuristic["to_op"], *parent.ops[edge + 1 :])
+                children.append(
+                    Proposal(
+                        partition=partition,
+                        arch=str(Architecture(ops)),
+                        operator="heuristic",
+                        parents=[str(parent)],
+                        rationale="",
+                    )
+                )
+    return children
+
+
 @cache
 def _pool() -> tuple[Architecture, ...]:
     """One architecture per function a valid cell computes: what `partition` candidates are drawn from."""
     return tuple(architecture_at(p) for p in distinct_positions().values())
+
+
+def knowledge_in_use(state: SearchState, ctx: Context) -> list[dict[str, Any]]:
+    """The kept heuristics, or none in the ablation without the knowledge base."""
+    return list(state.get("knowledge", {}).get("heuristics", [])) if ctx.settings.use_knowledge else []
 
 
 def move_rng(seed: int, task: PartitionTask) -> np.random.Generator:
@@ -346,7 +404,9 @@ def coordinator_node(state: SearchState, runtime: Runtime[Context]) -> dict[str,
         task["rejections"] = reasons
         task["attempt"] = attempt + 1
         if task["slots"] > 0:
-            task["options"], _ = ctx.coordinator.offer(archive + records, task, move_rng(ctx.settings.seed, task))
+            task["options"] = ctx.coordinator.offer(
+                archive + records, task, move_rng(ctx.settings.seed, task), knowledge_in_use(state, ctx)
+            )
     return {"archive": records, "proposals": CLEAR, "plan": plan, "attempt": attempt + 1}
 
 

@@ -16,8 +16,10 @@ to compute, and the strongest single predictor of accuracy in this space).
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
+from functools import cache
 from typing import Final, Protocol
 
 import numpy as np
@@ -38,8 +40,14 @@ def features(archs: Sequence[Architecture], dataset: str) -> np.ndarray:
     codes = np.array([a.codes for a in archs], dtype=np.int64).reshape(-1, NUM_EDGES)
     one_hot = np.zeros((len(codes), NUM_EDGES * len(OPS)))
     one_hot[np.arange(len(codes))[:, None], np.arange(NUM_EDGES) * len(OPS) + codes] = 1.0
-    log_params = np.log10([params_m(a, dataset) for a in archs]).reshape(-1, 1)
+    log_params = np.array([_log_params(a, dataset) for a in archs]).reshape(-1, 1)
     return np.hstack([one_hot, log_params])
+
+
+@cache
+def _log_params(arch: Architecture, dataset: str) -> float:
+    # Cached: every round predicts the same untried members again, and the count is pure Python.
+    return math.log10(params_m(arch, dataset))
 
 
 class Surrogate(Protocol):
@@ -68,10 +76,8 @@ class GaussianProcessSurrogate:
 
     def fit(self, archs: Sequence[Architecture], scores: np.ndarray) -> None:
         """Fit kernel hyper-parameters by marginal likelihood (two restarts, seeded)."""
-        kernel = ConstantKernel(1.0, (1e-2, 1e2)) * RBF(2.0, (0.1, 50.0)) + WhiteKernel(0.1, (1e-6, 1.0))
-        self._model = GaussianProcessRegressor(
-            kernel, normalize_y=True, n_restarts_optimizer=2, random_state=self.seed
-        )
+        kernel = ConstantKernel(1.0, (1e-2, 1e2)) * RBF(2.0, (1.0, 50.0)) + WhiteKernel(0.1, (1e-6, 0.3))
+        self._model = GaussianProcessRegressor(kernel, normalize_y=True, n_restarts_optimizer=2, random_state=self.seed)
         with warnings.catch_warnings():
             # A bound reached by the optimiser is a fact about the data, not a fault worth printing.
             warnings.simplefilter("ignore", ConvergenceWarning)

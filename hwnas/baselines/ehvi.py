@@ -13,6 +13,7 @@ from typing import Final
 
 import numpy as np
 
+from hwnas.errors import UsageError
 from hwnas.evaluation import BudgetedEvaluator, EvaluationRecord
 from hwnas.partition import architecture_at, make_partitioning
 from hwnas.space import distinct_positions
@@ -32,6 +33,10 @@ def search(
     round_size: int = ROUND,
 ) -> list[EvaluationRecord]:
     """Spend the budget: a stratified random start, then greedy EHVI batches."""
+    if evaluator.budget <= INITIAL:
+        raise UsageError(
+            f"ehvi needs a budget above its initial design of {INITIAL} architectures, got {evaluator.budget}"
+        )
     niches = make_partitioning("conv3")
     first = [niches.sample(i % len(niches), rng) for i in range(min(INITIAL, evaluator.remaining))]
     evaluator.evaluate_many(first)

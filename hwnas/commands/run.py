@@ -24,8 +24,9 @@ def register(subparsers: Any) -> None:
     defaults = RunSettings()
     parser = subparsers.add_parser("run", help=COMMANDS["run"], description=__doc__)
     parser.add_argument("--llm", default=defaults.llm, help="provider spec: embedded, openai:MODEL, "
-                        "openai-compatible:MODEL, replay:TRACE.jsonl, or any init_chat_model provider:model")
-    parser.add_argument("--base-url", help="server URL for openai-compatible providers")
+                        "openai-compatible:MODEL, replay:TRACE.jsonl, random (no LLM: random valid answers), "
+                        "or any init_chat_model provider:model")
+    parser.add_argument("--base-url", help="server URL for openai-compatible (and other remote) providers")
     parser.add_argument("--json-mode", choices=JSON_MODE_CHOICES, help=JSON_MODE_HELP)
     parser.add_argument("--dataset", default=defaults.dataset, help="cifar10, cifar100 or imagenet16")
     parser.add_argument("--device", help="latency device (default: fpga with benchmark data, else local-cpu)")
@@ -47,7 +48,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--generator-policy", default=defaults.generator_policy,
                         help="llm, or the ablations top (first ranked option) and random")
     parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--name", default="run", help="run name; running a name again resumes it")
+    parser.add_argument("--name", default="run",
+                        help="run name (letters, digits, '.', '_', '-'); running a name again resumes it")
     parser.add_argument("--out", type=Path, default=Path("runs"), help="folder holding runs")
     parser.add_argument("--data", help="shared data folder (default: HWNAS_DATA)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")

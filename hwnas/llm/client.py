@@ -11,9 +11,9 @@ for the rest of the search.
 
 Each model invocation (first try or repair) is written to the trace as one `kind="llm_call"` record:
 the request (messages, schema name and JSON schema, parameters), the raw reply, the parsed result or the
-error, tokens in/out, wall time and cost. The record also carries `request_key` (a hash of agent,
-the agent's messages and schema) and `occurrence` (how many times this process had already sent that request),
-which is what `replay:PATH` looks replies up by.
+error, tokens in/out, wall time and cost. The record also carries `request_key` (see `request_key`:
+agent, round, messages and schema, but not how the schema reached the model) and `occurrence` (how
+many times this process had already sent that request), which is what `replay:PATH` looks replies up by.
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ from hwnas.llm.modes import (
     probe_outcome,
     short_detail,
 )
+from hwnas.trace import redact_secrets
 
 if TYPE_CHECKING:
     from hwnas.llm.replay import ReplayBook
@@ -153,17 +154,45 @@ class _ModeSwitched(Exception):
     """The server rejected the current mode mid-run and `auto` moved to the next: ask again."""
 
 
-def request_key(agent: str, messages: list[tuple[str, str]], schema_json: dict[str, Any]) -> str:
-    """Stable hash of what a call asks, independent of provider, sampling parameters and structured-output mode.
+def request_key(
+    agent: str, round_number: Any, conversation: list[tuple[str, str]], schema_name: str, schema_json: dict[str, Any]
+) -> str:
+    """Stable hash of what a call asks: agent, round, messages and schema.
 
-    `messages` are the agent's, without the schema instruction (which differs between a model that
-    applies the schema itself and one that reads it in the prompt), so a run made with any provider replays.
+    The instruction that conveys the schema is taken out of the conversation first: the embedded model
+    gets a line saying a grammar enforces the schema, other providers get the schema pasted, and a
+    replay must find the same call either way. Provider, sampling parameters and seed are not part of it.
     """
-    payload = json.dumps([agent, [list(m) for m in messages], schema_json], sort_keys=True, ensure_ascii=False)
+    semantic = without_instruction(conversation, schema_name, schema_json)
+    payload = json.dumps([agent, round_number, [list(m) for m in semantic], schema_json], sort_keys=True,
+                         ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:24]
 
 
-def schema_instruction(schema: type[BaseModel], schema_json: dict[str, Any], enforced: bool = False) -> str:
+def _sampling_seed(base: int, agent: str, conversation: list[tuple[str, str]], schema_json: dict[str, Any],
+                   occurrence: int) -> int:
+    """A seed per prompt (as the model sees it) and occurrence: a call's sample does not depend on what ran before."""
+    payload = json.dumps([agent, [list(m) for m in conversation], schema_json], sort_keys=True, ensure_ascii=False)
+    return (base + int(hashlib.sha256(payload.encode("utf-8")).hexdigest()[:8], 16) + occurrence) % 2**31
+
+
+def without_instruction(
+    conversation: list[tuple[str, str]], schema_name: str, schema_json: dict[str, Any]
+) -> list[tuple[str, str]]:
+    """The conversation as the agent wrote it: the schema instruction `with_instruction` added, removed."""
+    if not conversation or conversation[0][0] != "system":
+        return conversation
+    text = conversation[0][1]
+    for enforced in (False, True):
+        instruction = schema_instruction(schema_name, schema_json, enforced)
+        if text == instruction:
+            return conversation[1:]
+        if text.endswith(f"\n\n{instruction}"):
+            return [("system", text[: -len(instruction) - 2]), *conversation[1:]]
+    return conversation
+
+
+def schema_instruction(schema_name: str, schema_json: dict[str, Any], enforced: bool = False) -> str:
     """The text that tells a model what JSON to answer with.
 
     `enforced`: the decoder itself admits only this schema (llama.cpp grammar), so the schema is not
@@ -172,11 +201,11 @@ def schema_instruction(schema: type[BaseModel], schema_json: dict[str, Any], enf
     the common prompt prefix.
     """
     if enforced:
-        return (f"Answer with one JSON object only, a {schema.__name__}: its fields and allowed values are "
+        return (f"Answer with one JSON object only, a {schema_name}: its fields and allowed values are "
                 "enforced while you write it.")
     compact = json.dumps(schema_json, separators=(",", ":"), ensure_ascii=False)
     return (
-        f"Answer with one JSON object only (no prose, no code fences) that is a valid {schema.__name__} "
+        f"Answer with one JSON object only (no prose, no code fences) that is a valid {schema_name} "
         f"under this JSON schema:\n{compact}"
     )
 
@@ -348,12 +377,12 @@ class LLMClient:
     ) -> T:
         choice = self.json_mode()
         schema_json = schema.model_json_schema()
-        asked = list(messages)  # what the agent asks, without the instruction that depends on the mode
-        conversation = with_instruction(messages, schema_instruction(schema, schema_json, choice.schema_enforced))
+        conversation = with_instruction(messages, schema_instruction(schema.__name__, schema_json,
+                                                                     choice.schema_enforced))
         last_error = ""
         for repair in range(repair_rounds + 1):
-            reply, record = self._invoke_recorded(agent, conversation, asked, schema, schema_json, context, repair,
-                                                  limit, choice.mode)
+            reply, record = self._invoke_recorded(agent, conversation, schema, schema_json, context, repair, limit,
+                                                  choice.mode)
             try:
                 if reply.finish_reason == "length":
                     raise ValueError(f"the reply was cut off at the {limit}-token limit")
@@ -364,7 +393,7 @@ class LLMClient:
                 turns = [("assistant", reply.text),
                          ("user", f"That reply is invalid: {last_error}. Answer again with only the corrected JSON "
                                   "object, shorter if it was cut off.")]
-                conversation, asked = [*conversation, *turns], [*asked, *turns]
+                conversation = [*conversation, *turns]
                 continue
             self._write({**record, "parsed": result.model_dump(mode="json")})
             self._add_usage(repairs=repair)
@@ -383,7 +412,6 @@ class LLMClient:
         self,
         agent: str,
         conversation: list[tuple[str, str]],
-        asked: list[tuple[str, str]],
         schema: type[BaseModel],
         schema_json: dict[str, Any],
         context: dict[str, Any] | None,
@@ -396,14 +424,13 @@ class LLMClient:
         A failed invocation is written to the trace at once (with `error_type`, so a replay fails the
         same way) and re-raised.
         """
-        key = request_key(agent, asked, schema_json)
+        key = request_key(agent, (context or {}).get("round"), conversation, schema.__name__, schema_json)
         with self._lock:
             occurrence = self._occurrences.get(key, 0)
             self._occurrences[key] = occurrence + 1
         params: dict[str, Any] = dict(self._transport.build_params)
         if self._transport.per_call_params:
-            # A seed per request and occurrence: the same call gets the same sample whatever ran before it.
-            seed = (self._seed + int(key[:8], 16) + occurrence) % 2**31
+            seed = _sampling_seed(self._seed, agent, conversation, schema_json, occurrence)
             params.update(temperature=self._temperature, max_tokens=max_tokens, seed=seed)
         record: dict[str, Any] = {
             **(context or {}),
@@ -444,6 +471,7 @@ class LLMClient:
             self._consecutive_failures = 0
             self._answered = True
         wall_s = time.perf_counter() - start
+        reply = replace(reply, text=redact_secrets(reply.text))  # a server may echo the key; no agent sees it
         cost = 0.0 if self._replay is not None else self._prices.cost(self.model, reply.tokens_in, reply.tokens_out)
         self._add_usage(calls=1, tokens_in=reply.tokens_in or 0, tokens_out=reply.tokens_out or 0,
                         cost_usd=cost or 0.0, wall_s=wall_s, retries=reply.retries)

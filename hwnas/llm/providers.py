@@ -17,7 +17,9 @@ Specs:
 from __future__ import annotations
 
 import os
+import re
 from typing import Any, cast
+from urllib.parse import parse_qsl, urlsplit
 
 from langchain_core.language_models import BaseChatModel
 from pydantic import SecretStr
@@ -28,10 +30,11 @@ from hwnas.llm.embedded import EmbeddedChatModel, default_threads, embedded_mode
 from hwnas.llm.modes import JSON_MODE_CHOICES, ModeSetting
 from hwnas.llm.random_model import RandomChatModel
 from hwnas.llm.replay import ReplayBook
-from hwnas.trace import TraceWriter
+from hwnas.trace import TraceWriter, register_secret
 
 OPENAI_KEY_VARIABLE = "OPENAI_API_KEY"
 _NO_KEY = "no-key-needed"  # OpenAI-compatible servers without auth still need a non-empty header
+_KEY_PARAMETER = re.compile(r"key|token|secret|password|auth", re.IGNORECASE)
 HOSTED_TIMEOUT_S = 60.0
 LOCAL_SERVER_TIMEOUT_S = 300.0
 """An OpenAI-compatible server is often one local process answering one request at a time, so the
@@ -75,6 +78,10 @@ def make_llm(
         if provider not in ("openai", "openai-compatible") or chat_model is not None:
             raise UsageError(f"--json-mode applies to openai and openai-compatible providers, not {provider!r}")
     prices = prices or DEFAULT_PRICES
+    if base_url and chat_model is None and provider in ("embedded", "random", "replay"):
+        raise UsageError(f"--base-url is for remote providers; {provider} does not use it (drop --base-url)")
+    if base_url:
+        _register_url_credentials(base_url)
     common: dict[str, Any] = {"trace": trace, "temperature": temperature, "seed": seed, "max_tokens": max_tokens,
               "max_retries": max_retries, "backoff_s": backoff_s, "prices": prices, "budget_usd": budget_usd}
     if chat_model is not None:
@@ -115,6 +122,14 @@ def make_llm(
         transport = Transport(json_mode="prompt", remote=True,
                               build_params={"temperature": temperature, "max_tokens": max_tokens})
     return LLMClient(provider=provider, model=name, chat_model=chat, transport=transport, **common)
+
+
+def _register_url_credentials(base_url: str) -> None:
+    """A password or key inside the URL (`https://user:KEY@host/v1`, `?api_key=KEY`) is a secret too."""
+    parts = urlsplit(base_url)
+    for value in (parts.password, *(v for k, v in parse_qsl(parts.query) if _KEY_PARAMETER.search(k))):
+        if value:
+            register_secret(value)
 
 
 def _openai_model(
