@@ -244,6 +244,7 @@ def run_search(
     out: Path,
     data: str | None = None,
     base_url: str | None = None,
+    json_mode: str | None = None,
     chat_model: Any = None,
     on_progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
@@ -268,7 +269,8 @@ def run_search(
     surrogate = make_surrogate(settings.surrogate, dataset=settings.dataset, seed=settings.seed)
     coordinator = Coordinator(estimator, latency_model, partitioning, surrogate, settings.candidates)
     trace = TraceWriter(paths.trace)  # creates nothing until its first record
-    llm = make_llm(settings.llm, base_url=base_url, trace=trace, seed=settings.seed, chat_model=chat_model)
+    llm = make_llm(settings.llm, base_url=base_url, trace=trace, seed=settings.seed, chat_model=chat_model,
+                   json_mode=json_mode)
     check_writable_folder(paths.root, "--out")  # creates the run folder, now that every input has been checked
     context = Context(
         settings=settings,

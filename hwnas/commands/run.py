@@ -13,6 +13,7 @@ from typing import Any
 
 from hwnas.cli import COMMANDS
 from hwnas.graph.context import RunSettings
+from hwnas.llm.modes import JSON_MODE_CHOICES, JSON_MODE_HELP
 
 MEASURED_DEVICES = ("local-cpu", "local-cuda")
 """Devices whose latency is measured per architecture: ranking a whole partition would time thousands."""
@@ -26,6 +27,7 @@ def register(subparsers: Any) -> None:
                         "openai-compatible:MODEL, replay:TRACE.jsonl, random (no LLM: random valid answers), "
                         "or any init_chat_model provider:model")
     parser.add_argument("--base-url", help="server URL for openai-compatible (and other remote) providers")
+    parser.add_argument("--json-mode", choices=JSON_MODE_CHOICES, help=JSON_MODE_HELP)
     parser.add_argument("--dataset", default=defaults.dataset, help="cifar10, cifar100 or imagenet16")
     parser.add_argument("--device", help="latency device (default: fpga with benchmark data, else local-cpu)")
     parser.add_argument("--estimator", default=defaults.estimator, help="accuracy estimator (default: zc)")
@@ -74,7 +76,8 @@ def run_command(args: argparse.Namespace) -> int:
         use_knowledge=not args.no_knowledge, use_navigator=not args.no_navigator, surrogate=args.surrogate,
         candidates=candidates, generator_policy=args.generator_policy,
     )
-    summary = run_search(settings, name=args.name, out=args.out, data=args.data, base_url=args.base_url)
+    summary = run_search(settings, name=args.name, out=args.out, data=args.data, base_url=args.base_url,
+                         json_mode=args.json_mode)
     if args.json:
         print(json.dumps(summary, indent=2))
     else:

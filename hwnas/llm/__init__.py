@@ -7,8 +7,10 @@ schema=PydanticModel, context={"round": 3})` and gets a validated instance of th
 
 from hwnas.llm.client import DEFAULT_PRICES, LLMClient, LLMUsage, PriceTable
 from hwnas.llm.errors import (
+    JsonModeUnavailable,
     LLMBudgetExceeded,
     LLMError,
+    LLMProviderFailed,
     LLMRateLimited,
     LLMReplyError,
     LLMUnreachable,
@@ -19,9 +21,11 @@ from hwnas.llm.providers import SPEC_HELP, make_llm
 __all__ = [
     "DEFAULT_PRICES",
     "SPEC_HELP",
+    "JsonModeUnavailable",
     "LLMBudgetExceeded",
     "LLMClient",
     "LLMError",
+    "LLMProviderFailed",
     "LLMRateLimited",
     "LLMReplyError",
     "LLMUnreachable",

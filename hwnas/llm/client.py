@@ -1,10 +1,13 @@
 """`LLMClient`: every agent's LLM call goes through `structured`, whatever the provider.
 
-One call: the agent's messages plus a JSON-schema instruction go to the chat model (with the provider's
-native JSON mode where it has one); the reply is parsed and validated with pydantic; an invalid reply is
+One call: the agent's messages plus a JSON-schema instruction go to the chat model, the schema also in
+the provider's structured-output field where it has one (`hwnas.llm.modes`; `auto` negotiates the mode
+once, on first use); the reply is parsed and validated with pydantic; an invalid reply is
 sent back with the validation error for at most `repair_rounds` more tries, then `LLMReplyError`.
 Remote calls are retried with exponential backoff on 429, 5xx, connection errors and timeouts, at most
-`max_retries` times per request.
+`max_retries` times per request. A remote provider that fails its first call, or `max_consecutive_failures`
+calls in a row, stops the run (`LLMProviderFailed`, exit code 2) instead of letting every agent fall back
+for the rest of the search.
 
 Each model invocation (first try or repair) is written to the trace as one `kind="llm_call"` record:
 the request (messages, schema name and JSON schema, parameters), the raw reply, the parsed result or the
@@ -24,14 +27,38 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, ValidationError
 
 from hwnas.errors import UsageError
-from hwnas.llm.errors import LLMBudgetExceeded, LLMError, LLMRateLimited, LLMReplyError, LLMUnreachable
+from hwnas.llm.errors import (
+    JsonModeRejected,
+    JsonModeUnavailable,
+    LLMBudgetExceeded,
+    LLMError,
+    LLMProviderFailed,
+    LLMRateLimited,
+    LLMReplyError,
+    LLMUnreachable,
+)
+from hwnas.llm.modes import (
+    JSON_MODES,
+    PROBE_MAX_TOKENS,
+    PROBE_MESSAGES,
+    PROBE_SCHEMA,
+    JsonMode,
+    ModeChoice,
+    ModeSetting,
+    ModeTrial,
+    choose,
+    mode_kwargs,
+    names_the_mode,
+    probe_outcome,
+    short_detail,
+)
 from hwnas.trace import redact_secrets
 
 if TYPE_CHECKING:
@@ -39,8 +66,6 @@ if TYPE_CHECKING:
     from hwnas.trace import TraceWriter
 
 T = TypeVar("T", bound=BaseModel)
-JsonMode = Literal["llama", "openai", "prompt"]
-"""How a chat model is asked for JSON: llama.cpp grammar, OpenAI `response_format`, or the prompt alone."""
 
 MAX_BACKOFF_S = 30.0
 _FEEDBACK_CHARS = 600
@@ -113,11 +138,20 @@ class Reply:
 class Transport:
     """How to ask a chat model for JSON, and whether its failures are worth retrying."""
 
-    json_mode: JsonMode = "prompt"
+    json_mode: ModeSetting = "prompt"
+    schema_enforced: bool = False
+    """The decoder admits only the schema (a grammar), so the prompt need not repeat it; `auto` finds out."""
+    mode_reason: str = "the provider's only mode"
     remote: bool = False
+    per_call_params: bool = False
+    """The model takes temperature, max_tokens and seed per call (else it was built with them)."""
     build_params: Mapping[str, Any] = field(default_factory=dict)
-    """Fixed sampling settings, recorded with every call. Prompt mode: the model was built with them and
-    nothing is sent per call. Other modes: sent with each call, beside temperature, max_tokens, seed."""
+    """Fixed sampling settings, recorded with every call, and sent with each call where the model takes
+    per-call parameters."""
+
+
+class _ModeSwitched(Exception):
+    """The server rejected the current mode mid-run and `auto` moved to the next: ask again."""
 
 
 def request_key(
@@ -270,6 +304,7 @@ class LLMClient:
         prices: PriceTable | None = None,
         budget_usd: float | None = None,
         load_s: float = 0.0,
+        max_consecutive_failures: int = 3,
     ) -> None:
         if (chat_model is None) == (replay is None):
             raise ValueError("an LLMClient answers from exactly one of chat_model and replay")
@@ -291,7 +326,11 @@ class LLMClient:
         self._lock = threading.Lock()
         self._usage = LLMUsage()
         self._occurrences: dict[str, int] = {}
-        self._native_json = True
+        self._max_consecutive_failures = max_consecutive_failures
+        self._consecutive_failures = 0
+        self._answered = False
+        self._mode_lock = threading.Lock()
+        self._choice: ModeChoice | None = None
 
     def __repr__(self) -> str:
         return f"LLMClient(provider={self.provider!r}, model={self.model!r})"
@@ -316,16 +355,34 @@ class LLMClient:
 
         `messages` are (role, text) pairs, roles system/user/assistant; `context` (round, partition...)
         is copied into each trace record. Raises `LLMReplyError` when every try was invalid, and
-        `LLMRateLimited`, `LLMUnreachable` or `LLMBudgetExceeded` when the provider could not answer.
+        `LLMRateLimited`, `LLMUnreachable` or `LLMBudgetExceeded` when the provider could not answer;
+        `LLMProviderFailed` (a remote provider failing persistently) and `JsonModeUnavailable` are usage
+        errors, which no agent catches: they end the run with exit code 2.
         """
         _check_roles(messages)
+        while True:
+            try:
+                return self._structured(agent, messages, schema, context, repair_rounds, max_tokens or self._max_tokens)
+            except _ModeSwitched:
+                continue
+
+    def _structured(
+        self,
+        agent: str,
+        messages: list[tuple[str, str]],
+        schema: type[T],
+        context: dict[str, Any] | None,
+        repair_rounds: int,
+        limit: int,
+    ) -> T:
+        choice = self.json_mode()
         schema_json = schema.model_json_schema()
-        enforced = self._transport.json_mode == "llama"
-        conversation = with_instruction(messages, schema_instruction(schema.__name__, schema_json, enforced))
-        limit = max_tokens or self._max_tokens
+        conversation = with_instruction(messages, schema_instruction(schema.__name__, schema_json,
+                                                                     choice.schema_enforced))
         last_error = ""
         for repair in range(repair_rounds + 1):
-            reply, record = self._invoke_recorded(agent, conversation, schema, schema_json, context, repair, limit)
+            reply, record = self._invoke_recorded(agent, conversation, schema, schema_json, context, repair, limit,
+                                                  choice.mode)
             try:
                 if reply.finish_reason == "length":
                     raise ValueError(f"the reply was cut off at the {limit}-token limit")
@@ -333,12 +390,10 @@ class LLMClient:
             except (ValueError, ValidationError) as error:
                 last_error = describe_invalid(error) if isinstance(error, ValidationError) else str(error)
                 self._write({**record, "error": last_error})
-                conversation = [
-                    *conversation,
-                    ("assistant", reply.text),
-                    ("user", f"That reply is invalid: {last_error}. Answer again with only the corrected JSON "
-                             "object, shorter if it was cut off."),
-                ]
+                turns = [("assistant", reply.text),
+                         ("user", f"That reply is invalid: {last_error}. Answer again with only the corrected JSON "
+                                  "object, shorter if it was cut off.")]
+                conversation = [*conversation, *turns]
                 continue
             self._write({**record, "parsed": result.model_dump(mode="json")})
             self._add_usage(repairs=repair)
@@ -362,6 +417,7 @@ class LLMClient:
         context: dict[str, Any] | None,
         repair: int,
         max_tokens: int,
+        mode: JsonMode,
     ) -> tuple[Reply, dict[str, Any]]:
         """One invocation (or replayed answer) and its trace record, still without the parse outcome.
 
@@ -373,7 +429,7 @@ class LLMClient:
             occurrence = self._occurrences.get(key, 0)
             self._occurrences[key] = occurrence + 1
         params: dict[str, Any] = dict(self._transport.build_params)
-        if self._transport.json_mode != "prompt":
+        if self._transport.per_call_params:
             seed = _sampling_seed(self._seed, agent, conversation, schema_json, occurrence)
             params.update(temperature=self._temperature, max_tokens=max_tokens, seed=seed)
         record: dict[str, Any] = {
@@ -389,6 +445,7 @@ class LLMClient:
                 "schema_name": schema.__name__,
                 "schema": schema_json,
                 "params": params,
+                "json_mode": mode,
             },
         }
         start = time.perf_counter()
@@ -397,13 +454,22 @@ class LLMClient:
                 reply = self._replay.answer(key, occurrence, agent)
             else:
                 self._check_budget(agent)
-                reply = self._invoke(conversation, schema, schema_json, params)
+                reply = self._invoke(conversation, schema, schema_json, params, mode)
+        except _ModeSwitched:
+            with self._lock:  # the call is asked again in the new mode: it was not sent in this one
+                self._occurrences[key] -= 1
+            raise
         except LLMError as error:
             self._add_usage(failures=1)
             self._write({**record, "reply": None, "error": str(error), "error_type": type(error).__name__,
                          "tokens_in": None, "tokens_out": None, "cost_usd": 0.0,
                          "wall_s": round(time.perf_counter() - start, 4)})
+            if self._transport.remote and not isinstance(error, LLMBudgetExceeded):
+                self._count_failure(error)
             raise
+        with self._lock:
+            self._consecutive_failures = 0
+            self._answered = True
         wall_s = time.perf_counter() - start
         reply = replace(reply, text=redact_secrets(reply.text))  # a server may echo the key; no agent sees it
         cost = 0.0 if self._replay is not None else self._prices.cost(self.model, reply.tokens_in, reply.tokens_out)
@@ -427,45 +493,37 @@ class LLMClient:
         if self._trace is not None:
             self._trace.write("llm_call", **record)
 
+    def _note_mode(self, **fields: Any) -> None:
+        """An `llm_mode` record: the structured-output mode chosen or switched to, and why."""
+        if self._trace is not None:
+            self._trace.write("llm_mode", provider=self.provider, model=self.model, **fields)
+
     def _check_budget(self, agent: str) -> None:
         if self._budget_usd is not None and self.usage.cost_usd >= self._budget_usd:
             raise LLMBudgetExceeded(
                 f"{agent}: LLM budget of ${self._budget_usd:.2f} spent (${self.usage.cost_usd:.4f}); no more calls"
             )
 
+    def _count_failure(self, error: LLMError) -> None:
+        """Stop the run when the provider has answered nothing yet, or failed too many calls in a row."""
+        with self._lock:
+            self._consecutive_failures += 1
+            failed, answered = self._consecutive_failures, self._answered
+        if failed >= (self._max_consecutive_failures if answered else 1):
+            raise LLMProviderFailed(f"{self.provider}:{self.model}: {failed} LLM call(s) failed in a row"
+                                    f"{'' if answered else ' and none was answered'}; the last: {error}. Stopping: "
+                                    "check --base-url, the server and the key, then run the same command again"
+                                    ) from error
+
     def _invoke(
         self, conversation: list[tuple[str, str]], schema: type[BaseModel], schema_json: dict[str, Any],
-        params: dict[str, Any],
+        params: dict[str, Any], mode: JsonMode,
     ) -> Reply:
-        assert self.chat_model is not None
-        messages = _to_langchain(conversation)
-        retries = 0
-        while True:
-            kwargs = {**params, **self._json_mode_kwargs(schema, schema_json)}
-            try:
-                message = self.chat_model.invoke(messages, **kwargs)
-                break
-            except (LLMError, UsageError):
-                raise
-            except Exception as error:
-                status = getattr(error, "status_code", None)
-                if status == 400 and "extra_body" in kwargs and self._native_json:
-                    # Some OpenAI-compatible servers reject json_schema response formats: fall back to
-                    # the schema in the prompt for the rest of this client's life.
-                    self._native_json = False
-                    continue
-                if status in (401, 403):
-                    raise UsageError(f"{self.provider} rejected the credentials (HTTP {status}); check the API "
-                                     "key in the environment") from None
-                kind = _retry_kind(error) if self._transport.remote else None
-                if kind is None:
-                    raise LLMError(f"{self.provider}:{self.model} failed: {type(error).__name__}: "
-                                   f"{str(error)[:300]}") from error
-                if retries >= self._max_retries:
-                    raise _exhausted(kind, f"{self.provider}:{self.model}", error, retries) from error
-                delay = _retry_after_s(error) or self._backoff_s * 2**retries * (0.5 + random.random())
-                time.sleep(min(delay, MAX_BACKOFF_S))
-                retries += 1
+        kwargs = {**params, **mode_kwargs(mode, schema.__name__, schema_json, remote=self._transport.remote)}
+        try:
+            message, retries = self._send(_to_langchain(conversation), kwargs, mode)
+        except JsonModeRejected as error:
+            self._switch_mode(mode, str(error))
         usage = getattr(message, "usage_metadata", None) or {}
         metadata = getattr(message, "response_metadata", None) or {}
         return Reply(
@@ -477,13 +535,135 @@ class LLMClient:
             model_s=metadata.get("model_seconds"),
         )
 
-    def _json_mode_kwargs(self, schema: type[BaseModel], schema_json: dict[str, Any]) -> dict[str, Any]:
-        """The provider's native JSON-mode arguments for one call (none in prompt mode)."""
-        if self._transport.json_mode == "llama":
-            return {"response_format": {"type": "json_object", "schema": schema_json}}
-        if self._transport.json_mode == "openai" and self._native_json:
-            # Through extra_body, so langchain-openai sends it as is instead of switching to the SDK's
-            # parse(), which raises on a cut-off reply and loses its text.
-            response_format = {"name": schema.__name__, "schema": schema_json, "strict": False}
-            return {"extra_body": {"response_format": {"type": "json_schema", "json_schema": response_format}}}
-        return {}
+    def _send(
+        self, messages: list[BaseMessage], kwargs: dict[str, Any], mode: JsonMode, probe: bool = False
+    ) -> tuple[BaseMessage, int]:
+        """One request with retries on transient failures; returns the answer and the retries it took.
+
+        An error that objects to the structured-output field raises `JsonModeRejected` at once (sending
+        the same request again cannot help); in a `probe`, so does any HTTP error but a rate limit.
+        """
+        assert self.chat_model is not None
+        retries = 0
+        while True:
+            try:
+                return self.chat_model.invoke(messages, **kwargs), retries
+            except (LLMError, UsageError):
+                raise
+            except Exception as error:
+                status = getattr(error, "status_code", None)
+                if status in (401, 403):
+                    raise UsageError(f"{self.provider} rejected the credentials (HTTP {status}); check the API "
+                                     "key in the environment") from None
+                if status == 404:
+                    raise UsageError(f"{self.provider}:{self.model}: the server answered {short_detail(error)}; "
+                                     "check the model name and --base-url (it usually ends in /v1)") from None
+                if (mode != "prompt" and names_the_mode(error)) or (probe and isinstance(status, int)
+                                                                      and status != 429):
+                    raise JsonModeRejected(short_detail(error)) from error
+                kind = _retry_kind(error) if self._transport.remote else None
+                if kind is None:
+                    raise LLMError(f"{self.provider}:{self.model} failed: {type(error).__name__}: "
+                                   f"{str(error)[:300]}") from error
+                if retries >= self._max_retries:
+                    raise _exhausted(kind, f"{self.provider}:{self.model}", error, retries) from error
+                delay = _retry_after_s(error) or self._backoff_s * 2**retries * (0.5 + random.random())
+                time.sleep(min(delay, MAX_BACKOFF_S))
+                retries += 1
+
+    def json_mode(self) -> ModeChoice:
+        """The structured-output mode in use; `auto` negotiates it on the first call (once per client)."""
+        with self._mode_lock:
+            if self._choice is None:
+                self._choice = self._negotiate(every_mode=False)
+            return self._choice
+
+    def negotiate(self, every_mode: bool = True) -> ModeChoice:
+        """Probe the server now and choose the mode (what `hwnas llm check` shows).
+
+        `every_mode`: under `auto`, probe all four modes even after one was followed; a mode set
+        explicitly is probed alone, and `JsonModeUnavailable` raised if the server rejects it.
+        """
+        with self._mode_lock:
+            self._choice = self._negotiate(every_mode)
+            return self._choice
+
+    def served_models(self) -> list[str] | None:
+        """The model names an OpenAI-compatible server lists (GET /models), or None where it lists none."""
+        client = getattr(self.chat_model, "root_client", None)
+        if client is None:
+            return None
+        try:
+            return sorted(str(model.id) for model in client.models.list())
+        except Exception:  # a server without /models, or one that is down: the probe will say which
+            return None
+
+    def _negotiate(self, every_mode: bool) -> ModeChoice:
+        """The mode chosen (see `hwnas.llm.modes`), written to the trace; probes only remote servers."""
+        transport = self._transport
+        if not transport.remote:
+            return ModeChoice(transport.json_mode if transport.json_mode != "auto" else "prompt",
+                              transport.schema_enforced, transport.mode_reason)
+        if self.provider == "openai-compatible":
+            served = self.served_models()
+            if served and self.model not in served:
+                raise UsageError(f"the server does not serve model {self.model!r}; it serves: {', '.join(served)}")
+        if transport.json_mode != "auto" and not every_mode:
+            choice = ModeChoice(transport.json_mode, transport.schema_enforced, transport.mode_reason)
+        else:
+            modes = JSON_MODES if transport.json_mode == "auto" else (transport.json_mode,)
+            trials: list[ModeTrial] = []
+            for mode in modes:
+                trials.append(self._probe(mode))
+                if trials[-1].outcome == "followed" and not every_mode:
+                    break
+            try:
+                choice = choose(trials)
+            except JsonModeUnavailable as error:
+                self._note_mode(error=str(error), trials=[t.as_dict() for t in trials])
+                raise JsonModeUnavailable(f"{self.provider}:{self.model}: {error}") from None
+            if transport.json_mode != "auto":
+                choice = replace(choice, schema_enforced=transport.schema_enforced, reason=transport.mode_reason)
+        self._note_mode(mode=choice.mode, schema_enforced=choice.schema_enforced, reason=choice.reason,
+                    trials=[t.as_dict() for t in choice.trials])
+        return choice
+
+    def _probe(self, mode: JsonMode) -> ModeTrial:
+        """One tiny request in `mode` (see `PROBE_SCHEMA`); an unreachable server stops everything."""
+        params = {**self._transport.build_params, "temperature": 0.0, "max_tokens": PROBE_MAX_TOKENS,
+                  "seed": self._seed} if self._transport.per_call_params else {}
+        kwargs = {**params, **mode_kwargs(mode, "Probe", PROBE_SCHEMA, remote=self._transport.remote)}
+        start = time.perf_counter()
+        try:
+            message, _ = self._send(_to_langchain(PROBE_MESSAGES), kwargs, mode, probe=True)
+        except JsonModeRejected as error:
+            return ModeTrial(mode, "rejected", str(error), time.perf_counter() - start)
+        except LLMError as error:
+            self._note_mode(mode=mode, error=str(error))
+            raise LLMProviderFailed(f"{self.provider}:{self.model}: 1 LLM call (the structured-output probe) failed "
+                                    f"and none was answered; the last: {error}. Stopping: check --base-url and that "
+                                    "the server is running") from error
+        wall_s = time.perf_counter() - start
+        if mode == "prompt":  # the probe's schema was sent nowhere: answering is all this mode can show
+            return ModeTrial(mode, "accepted", "answered", wall_s)
+        outcome, detail = probe_outcome(message.text)
+        return ModeTrial(mode, outcome, detail, wall_s)
+
+    def _switch_mode(self, rejected: JsonMode, detail: str) -> NoReturn:
+        """After a mid-run rejection: `auto` moves to the next mode and the call is asked again."""
+        with self._mode_lock:
+            current = self._choice
+            if current is not None and current.mode != rejected:  # a parallel branch switched already
+                raise _ModeSwitched
+            if self._transport.json_mode != "auto" or current is None:
+                raise JsonModeUnavailable(f"{self.provider}:{self.model}: the server rejects --json-mode {rejected} "
+                                          f"({detail}); try --json-mode auto")
+            probed = {t.mode: t for t in current.trials}
+            later = [m for m in JSON_MODES[JSON_MODES.index(rejected) + 1:]
+                     if m not in probed or probed[m].outcome != "rejected"]
+            mode = later[0]  # never empty: prompt mode sends no field to reject
+            enforced = mode in probed and probed[mode].outcome == "followed"
+            self._choice = ModeChoice(mode, enforced, f"the server rejected {rejected} in a call ({detail})",
+                                      current.trials)
+            self._note_mode(mode=mode, schema_enforced=enforced, reason=self._choice.reason)
+        raise _ModeSwitched

@@ -31,5 +31,21 @@ class LLMUnreachable(LLMError):
     """The provider could not be reached, timed out, or kept failing with server errors (5xx)."""
 
 
+class JsonModeRejected(LLMError):
+    """The server refused a request because of its structured-output field: a mode problem, not retried."""
+
+
+class JsonModeUnavailable(UsageError):
+    """No structured-output mode works with the server, or the one chosen with `--json-mode` does not."""
+
+
+class LLMProviderFailed(UsageError):
+    """The provider failed every call so far, or several in a row: the run stops instead of going on blind.
+
+    A `UsageError` and not an `LLMError` for the reason `ReplayMismatch` is: no agent may turn it into a
+    fallback decision, so it ends the run with exit code 2 (its checkpoint intact, to resume later).
+    """
+
+
 class ReplayMismatch(UsageError):
     """A replayed run asked for a call its recording does not contain."""

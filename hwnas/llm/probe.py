@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from hwnas.llm.client import LLMClient
 from hwnas.llm.errors import LLMReplyError
+from hwnas.llm.modes import ModeChoice
 from hwnas.space import Architecture, OpName
 
 _SYSTEM = "You design cells for a NAS-Bench-201 network: 6 edges, each one of 5 ops."
@@ -38,13 +39,16 @@ class ProposalBatch(BaseModel):
 
 @dataclass(frozen=True)
 class CheckReport:
-    """What `check` saw: who answered, how fast, and the proposal."""
+    """What `check` saw: who answered, the structured-output modes probed and chosen, how fast, the proposal."""
 
     provider: str
     model: str
     load_s: float
+    mode: ModeChoice
     wall_s: float
     tokens_out: int
+    repairs: int
+    """Repair rounds the proposal needed (0: the first reply was valid)."""
     proposal: ArchitectureProposal
 
     @property
@@ -82,7 +86,11 @@ class BenchReport:
 
 
 def check(llm: LLMClient) -> CheckReport:
-    """One structured round trip: a single architecture proposal, validated like any agent call."""
+    """Probe every structured-output mode, then one structured round trip in the chosen one.
+
+    The round trip asks for a single architecture proposal, validated (and repaired) like any agent call.
+    """
+    mode = llm.negotiate(every_mode=True)
     before = llm.usage
     start = time.perf_counter()
     proposal = llm.structured(
@@ -91,8 +99,9 @@ def check(llm: LLMClient) -> CheckReport:
         schema=ArchitectureProposal,
     )
     wall_s = time.perf_counter() - start
-    tokens_out = llm.usage.tokens_out - before.tokens_out
-    return CheckReport(llm.provider, llm.model, llm.load_s, wall_s, tokens_out, proposal)
+    after = llm.usage
+    return CheckReport(llm.provider, llm.model, llm.load_s, mode, wall_s, after.tokens_out - before.tokens_out,
+                       after.repairs - before.repairs, proposal)
 
 
 def benchmark(llm: LLMClient, calls: int = 50, max_tokens: int = 400, repair_rounds: int = 2) -> BenchReport:
