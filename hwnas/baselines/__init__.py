@@ -12,7 +12,7 @@ from typing import Final
 
 import numpy as np
 
-from hwnas.baselines import local_search, nsga2, random_search, stratified_random_search
+from hwnas.baselines import gp, local_search, nsga2, random_search, stratified_random_search, tpe
 from hwnas.errors import UsageError
 from hwnas.evaluation import BudgetedEvaluator, EvaluationRecord
 
@@ -23,6 +23,8 @@ SEARCHERS: Final[dict[str, Searcher]] = {
     "rs-partition": stratified_random_search.search,
     "nsga2": nsga2.search,
     "ls": local_search.search,
+    "tpe": tpe.search,
+    "gp": gp.search,
 }
 
 
