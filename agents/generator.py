@@ -1,10 +1,13 @@
-"""The Generator agent (stateless): picks children of a partition's parents by mutation and crossover.
+"""The Generator agent (stateless): picks which of the Coordinator's ranked candidates to evaluate.
 
 It sees only its `PartitionTask`: the Navigator's strategy for one partition, the knowledge base's
-heuristics, the partition's definition and a few parents with their scores. The Coordinator has listed
-the legal moves from those parents (one-edge edits, two-edge swaps, crossovers; see
-`hwnas.tools.moves`); the Generator's reply names one move per child, so even a small model under
-constrained decoding can only write valid, in-partition, new children.
+heuristics, the partition's definition and the Coordinator's options, each with the surrogate's
+predicted score and uncertainty, its latency and its expected gain to the front (see
+`Coordinator.offer`). The reply names one option per child, so even a small model under constrained
+decoding can only write valid, in-partition, new children.
+
+The `generator_policy` setting replaces the model's choice by the first option of each child's list
+(`top`) or a random one (`random`), the ablations that show what the model's choices add.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, create_model
 
 from hwnas.graph.context import Context
-from hwnas.graph.state import PartitionTask, Proposal
+from hwnas.graph.state import Option, PartitionTask, Proposal
 from hwnas.llm import LLMError
 from hwnas.llm.schemas import one_of
 from hwnas.prompts import render
@@ -36,14 +39,13 @@ class GeneratorReply(BaseModel):
         return [value for name, value in self if name.startswith("child_")]
 
 
-def move_options(labels: list[str], children: int, rng: np.random.Generator) -> list[list[str]]:
-    """Deal the move labels, shuffled, into `children` disjoint option lists, one per child.
+def deal_options(labels: list[str], children: int) -> list[list[str]]:
+    """Deal the option labels, best first, into `children` disjoint lists: child i gets ranks i, i+k, ...
 
-    Disjoint lists make the children distinct by construction (a small model repeats itself); the
-    shuffle keeps a small model's lean towards the first option listed from becoming a search bias.
+    Disjoint lists make the children distinct by construction (a small model repeats itself), and each
+    list holds one option of every tier of the ranking, so no child is left with only poor choices.
     """
-    shuffled = [labels[i] for i in rng.permutation(len(labels))]
-    return [shuffled[i::children] for i in range(children)]
+    return [labels[i::children] for i in range(children)]
 
 
 def reply_schema(options: list[list[str]]) -> type[GeneratorReply]:
@@ -52,17 +54,28 @@ def reply_schema(options: list[list[str]]) -> type[GeneratorReply]:
     return create_model("GeneratorReply", __base__=GeneratorReply, **fields)
 
 
+SHORT_OPS = {
+    "none": "none", "skip_connect": "skip", "nor_conv_1x1": "c1x1", "nor_conv_3x3": "c3x3", "avg_pool_3x3": "pool",
+}  # fmt: skip
+"""Short op names for option lists: an option line costs about half the tokens with them."""
+
+
 def describe_arch(arch: Architecture) -> str:
-    """Edges 0..5 as a compact list for prompts: `[nor_conv_3x3, none, ...]`."""
-    return "[" + ", ".join(arch.ops) + "]"
+    """Edges 0..5 as a compact list for prompts: `[c3x3 none skip c1x1 pool c3x3]`."""
+    return "[" + " ".join(SHORT_OPS[op] for op in arch.ops) + "]"
+
+
+def describe_option(option: Option) -> str:
+    """One option line: `o1: [edges] | 0.712±0.031 | 1.23 ms | gain 4.1`."""
+    return (
+        f"{option['rationale']}: {describe_arch(Architecture.parse(option['arch']))} | "
+        f"{option['predicted']:.3f}±{option['uncertainty']:.3f} | {option['latency_ms']:.3g} ms | "
+        f"gain {option['gain']:.2g}"
+    )
 
 
 def generator_messages(task: PartitionTask, partition_text: str, children: int) -> list[tuple[str, str]]:
     """The system and user messages for one Generator call (fixed text first, so llama.cpp reuses it)."""
-    parents = "\n".join(
-        f"{i}: {describe_arch(Architecture.parse(p['arch']))} | {p['score']:.3f} | {p['latency_ms']:.3f}"
-        for i, p in enumerate(task["parents"], start=1)
-    )
     rejections = (
         "Your previous children were rejected:\n" + "\n".join(f"- {r}" for r in task["rejections"]) + "\n"
         if task["rejections"]
@@ -75,7 +88,7 @@ def generator_messages(task: PartitionTask, partition_text: str, children: int) 
         strategy=task["strategy"],
         note=task["note"],
         heuristics="\n".join(task["heuristics"]) or "(none yet)",
-        parents=parents,
+        options="\n".join(describe_option(o) for o in task["options"]),
         children=children,
         rejections=rejections,
     )
@@ -83,32 +96,45 @@ def generator_messages(task: PartitionTask, partition_text: str, children: int) 
 
 
 def generator_node(task: PartitionTask, runtime: Runtime[Context]) -> dict[str, Any]:
-    """One Generator branch (reached through `Send`): returns its chosen moves for the Coordinator."""
+    """One Generator branch (reached through `Send`): returns its chosen options for the Coordinator."""
     ctx = runtime.context
     trace_fields = {"round": task["round"], "partition": task["partition"], "attempt": task["attempt"]}
-    moves = {move["rationale"]: move for move in task["moves"]}
-    children = min(MAX_CHILDREN, task["slots"], len(moves))
+    options = {option["rationale"]: option for option in task["options"]}
+    children = min(MAX_CHILDREN, task["slots"], len(options))
     if children == 0:
-        ctx.trace.write("decision", agent=AGENT, outcome="no legal move", **trace_fields)
+        ctx.trace.write("decision", agent=AGENT, outcome="no legal option", **trace_fields)
         return {"proposals": []}
-    rng = np.random.default_rng([ctx.settings.seed, task["round"], task["partition"], task["attempt"], 1])
-    partition_text = ctx.partitioning.partitions[task["partition"]].description
-    try:
-        reply = ctx.llm.structured(
-            agent=AGENT,
-            messages=generator_messages(task, partition_text, children),
-            schema=reply_schema(move_options(list(moves), children, rng)),
-            context=trace_fields,
-        )
-    except LLMError as error:
-        ctx.trace.write("decision", agent=AGENT, outcome="failed", error=str(error), **trace_fields)
-        return {"proposals": []}
-    proposals: list[Proposal] = [moves[label] for label in reply.picks()]
+    lists = deal_options(list(options), children)
+    policy = ctx.settings.generator_policy
+    if policy == "top":
+        picks = [choices[0] for choices in lists]
+    elif policy == "random":
+        rng = np.random.default_rng([ctx.settings.seed, task["round"], task["partition"], task["attempt"], 1])
+        picks = [choices[int(rng.integers(len(choices)))] for choices in lists]
+    else:
+        partition_text = ctx.partitioning.partitions[task["partition"]].description
+        try:
+            reply = ctx.llm.structured(
+                agent=AGENT,
+                messages=generator_messages(task, partition_text, children),
+                schema=reply_schema(lists),
+                context=trace_fields,
+            )
+        except LLMError as error:
+            ctx.trace.write("decision", agent=AGENT, outcome="failed", error=str(error), **trace_fields)
+            return {"proposals": []}
+        picks = reply.picks()
+    proposals: list[Proposal] = [options[label] for label in picks]
     ctx.trace.write(
         "decision",
         agent=AGENT,
-        moves_offered=len(moves),
-        proposals=[{"arch": p["arch"], "operator": p["operator"], "rationale": p["rationale"]} for p in proposals],
+        policy=policy,
+        options_offered=len(options),
+        picks=[
+            {"option": label, "arch": options[label]["arch"], "gain": round(options[label]["gain"], 3),
+             "rank_in_list": lists[i].index(label) + 1}
+            for i, label in enumerate(picks)
+        ],
         **trace_fields,
-    )
+    )  # fmt: skip
     return {"proposals": proposals}

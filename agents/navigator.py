@@ -21,7 +21,7 @@ from hwnas.llm import LLMError
 from hwnas.llm.schemas import one_of
 from hwnas.pareto import non_dominated_records
 from hwnas.prompts import render
-from hwnas.tools.coordinator import move_rng
+from hwnas.tools.coordinator import knowledge_in_use, move_rng
 from hwnas.tools.knowledge import heuristic_lines
 
 AGENT = "navigator"
@@ -154,7 +154,7 @@ def select_parents(archive: list[Evaluated], partition: int, k: int) -> list[Par
     return [Parent(arch=r["arch"], score=r["score"], latency_ms=r["latency_ms"]) for r in chosen[:k]]
 
 
-def _partition_table(state: SearchState, ctx: Context) -> str:
+def _partition_table(state: SearchState, ctx: Context, gains: dict[int, float]) -> str:
     counts = Counter(r["partition"] for r in state.get("archive", []))
     lines = []
     for part in ctx.partitioning.partitions:
@@ -163,7 +163,10 @@ def _partition_table(state: SearchState, ctx: Context) -> str:
         trend = " -> ".join(f"{v:.3f}" for v in hv[-3:]) or "n/a"
         front = non_dominated_records([r for r in state.get("archive", []) if r["partition"] == part.index])
         stable = "yes" if progress and progress["stable"] else "no"
-        lines.append(f"{part.index}: {part.description} | {counts[part.index]} | {len(front)} | {trend} | {stable}")
+        gain = f"{gains[part.index]:.1f}" if part.index in gains else "n/a"
+        lines.append(
+            f"{part.index}: {part.description} | {counts[part.index]} | {len(front)} | {trend} | {gain} | {stable}"
+        )
     return "\n".join(lines)
 
 
@@ -179,8 +182,10 @@ def _history(state: SearchState) -> str:
     return "\n".join(lines) or "(first round)"
 
 
-def navigator_messages(state: SearchState, ctx: Context, budget_left: int) -> list[tuple[str, str]]:
-    """The system and user messages for one Navigator call."""
+def navigator_messages(
+    state: SearchState, ctx: Context, budget_left: int, gains: dict[int, float]
+) -> list[tuple[str, str]]:
+    """The system and user messages for one Navigator call (`gains`: expected gain per active partition)."""
     settings = ctx.settings
     user = render(
         "navigator",
@@ -190,11 +195,30 @@ def navigator_messages(state: SearchState, ctx: Context, budget_left: int) -> li
         budget_left=budget_left,
         round=state.get("round", 0) + 1,
         round_size=settings.round_size,
-        partitions=_partition_table(state, ctx),
+        partitions=_partition_table(state, ctx, gains),
         history=_history(state),
         knowledge="\n".join(heuristic_lines(state.get("knowledge", {}))) or "(none yet)",
     )
     return [("system", "You plan a neural architecture search. Answer in JSON."), ("user", user)]
+
+
+GAIN_PREVIEW = 4
+"""A partition's expected gain, shown to the Navigator, is that of its next this many picks."""
+
+
+def expected_gains(state: SearchState, ctx: Context, active: list[int]) -> dict[int, float]:
+    """Each active partition's expected hypervolume gain from its next `GAIN_PREVIEW` ranked options."""
+    archive = state.get("archive", [])
+    gains = {}
+    for p in active:
+        preview = PartitionTask(
+            round=state.get("round", 0) + 1, attempt=0, partition=p, slots=GAIN_PREVIEW, strategy="mixed", note="",
+            parents=select_parents(archive, p, ctx.settings.parents_per_prompt), heuristics=[], rejections=[],
+            options=[],
+        )  # fmt: skip
+        options = ctx.coordinator.offer(archive, preview, move_rng(ctx.settings.seed, preview))
+        gains[p] = sum(o["gain"] for o in options[:GAIN_PREVIEW])
+    return gains
 
 
 def active_partitions(state: SearchState, ctx: Context) -> list[int]:
@@ -212,13 +236,16 @@ def navigator_node(state: SearchState, runtime: Runtime[Context]) -> dict[str, A
     round_number = state.get("round", 0) + 1
     budget_left = settings.budget - len(state.get("archive", []))
     active = active_partitions(state, ctx)
+    fitted_before = ctx.coordinator.surrogate_seconds
+    gains = expected_gains(state, ctx, active)
+    surrogate_s = ctx.coordinator.surrogate_seconds - fitted_before
     plan = NavigatorPlan(summary="uniform split (no Navigator)")
     asked = uniform_orders(active, settings.round_size)
     if settings.use_navigator:
         try:
             plan = ctx.llm.structured(
                 agent=AGENT,
-                messages=navigator_messages(state, ctx, budget_left),
+                messages=navigator_messages(state, ctx, budget_left, gains),
                 schema=plan_schema(active),
                 context={"round": round_number},
             )
@@ -243,11 +270,11 @@ def navigator_node(state: SearchState, runtime: Runtime[Context]) -> dict[str, A
             parents=select_parents(state.get("archive", []), p, settings.parents_per_prompt),
             heuristics=knowledge,
             rejections=[],
-            moves=[],
+            options=[],
         )
-        parents = [parent["arch"] for parent in task["parents"]]
-        task["moves"] = ctx.coordinator.legal_moves(parents, p, order.strategy, order.candidates,
-                                                    move_rng(settings.seed, task))
+        task["options"] = ctx.coordinator.offer(
+            state.get("archive", []), task, move_rng(settings.seed, task), knowledge_in_use(state, ctx)
+        )
         tasks[p] = task
     log = {
         "round": round_number,
@@ -256,5 +283,13 @@ def navigator_node(state: SearchState, runtime: Runtime[Context]) -> dict[str, A
             str(p): {"candidates": o.candidates, "strategy": o.strategy, "note": o.note} for p, o in orders.items()
         },
     }
-    ctx.trace.write("decision", agent=AGENT, round=round_number, plan=plan.model_dump(), final=log["orders"])
+    ctx.trace.write(
+        "decision",
+        agent=AGENT,
+        round=round_number,
+        plan=plan.model_dump(),
+        final=log["orders"],
+        expected_gain={str(p): round(g, 3) for p, g in gains.items()},
+        surrogate_s=round(surrogate_s, 3),
+    )
     return {"round": round_number, "attempt": 0, "plan": tasks, "navigator_log": [log]}

@@ -8,16 +8,36 @@ different settings can be refused with the list of differences.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from typing import TYPE_CHECKING, Any
+import math
+from dataclasses import MISSING, asdict, dataclass, fields
+from typing import TYPE_CHECKING, Any, Final
 
 from hwnas.errors import UsageError
+from hwnas.space import SPACE_SIZE
 
 if TYPE_CHECKING:  # the services import the graph's types themselves
     from hwnas.llm import LLMClient
     from hwnas.partition import Partitioning
     from hwnas.tools.coordinator import Coordinator
     from hwnas.trace import TraceWriter
+
+
+GENERATOR_POLICIES = ("llm", "top", "random")
+
+FLAGS: Final = {
+    "budget": "--budget",
+    "round_size": "--round-size",
+    "max_rounds": "--max-rounds",
+    "stable_window": "--window",
+    "stable_eps": "--eps",
+    "partition_bins": "--bins",
+    "seed": "--seed",
+}
+"""The `hwnas run` flag that sets a setting, so that an error names what the user typed."""
+
+
+def _flag(name: str) -> str:
+    return FLAGS.get(name, name.replace("_", "-"))
 
 
 @dataclass(frozen=True)
@@ -46,6 +66,12 @@ class RunSettings:
     """... for this many consecutive rounds."""
     use_knowledge: bool = True
     use_navigator: bool = True
+    surrogate: str = "gp"
+    """The Coordinator's surrogate (`hwnas.tools.surrogate.SURROGATES`)."""
+    candidates: str = "partition"
+    """Where options come from (`hwnas.tools.coordinator.CANDIDATE_SOURCES`)."""
+    generator_policy: str = "llm"
+    """How a Generator picks among its options: `llm`, or the ablations `top` (first ranked) and `random`."""
 
     def __post_init__(self) -> None:
         for name, low in (
@@ -56,23 +82,35 @@ class RunSettings:
             ("partition_bins", 1),
             ("init_per_partition", 1),
             ("parents_per_prompt", 1),
+            ("seed", 0),
         ):
             if getattr(self, name) < low:
-                raise UsageError(f"{name.replace('_', '-')} must be at least {low}, got {getattr(self, name)}")
-        if self.stable_eps < 0:
-            raise UsageError(f"eps must be non-negative, got {self.stable_eps}")
+                raise UsageError(f"{_flag(name)} must be at least {low}, got {getattr(self, name)}")
+        if self.generator_policy not in GENERATOR_POLICIES:
+            raise UsageError(
+                f"unknown --generator-policy {self.generator_policy!r}; accepted: {', '.join(GENERATOR_POLICIES)}"
+            )
+        if self.budget > SPACE_SIZE:
+            raise UsageError(f"--budget must be at most {SPACE_SIZE} (the space's size), got {self.budget}")
+        if not math.isfinite(self.stable_eps) or self.stable_eps < 0:
+            raise UsageError(f"--eps must be a non-negative number, got {self.stable_eps}")
 
     def as_dict(self) -> dict[str, Any]:
         """The settings as a JSON-ready dict."""
         return asdict(self)
 
     def differences(self, saved: dict[str, Any]) -> list[str]:
-        """`name: saved -> now` for every setting that differs from a saved run's settings."""
-        return [
-            f"{f.name}: {saved.get(f.name)!r} -> {getattr(self, f.name)!r}"
-            for f in fields(self)
-            if saved.get(f.name) != getattr(self, f.name)
-        ]
+        """`name: saved -> now` for every setting that differs from a saved run's settings.
+
+        A setting the saved file lacks was added after that run was made; the run behaved as its default
+        does (a new setting's default keeps the old behaviour), so it differs only if now set otherwise.
+        """
+        changed = []
+        for f in fields(self):
+            was = saved.get(f.name, f.default if f.default is not MISSING else None)
+            if was != getattr(self, f.name):
+                changed.append(f"{f.name}: {was!r} -> {getattr(self, f.name)!r}")
+        return changed
 
 
 @dataclass

@@ -6,12 +6,22 @@
 - `checkpoints.sqlite`: LangGraph's SQLite saver, keyed by the run name, so a killed run resumes;
 - `trace.jsonl`: every agent decision, tool call and LLM call;
 - `archive.csv`, `front.csv`, `knowledge_base.json`, `summary.json`: written when the run ends.
+
+Everything is checked (name, settings, data, estimator, LLM spec) before the folder is created, so a
+command that fails to start leaves nothing behind. A folder whose run never evaluated anything (its
+checkpoint holds no archive) does not keep its name: running the name again starts afresh.
+
+A run is finished when its latest checkpoint has no task left to run. A kill in the middle of a
+super-step leaves the tasks that completed as pending writes on the step's checkpoint; LangGraph then
+reports `next` without them (so `next` can be empty while the step is unfinished), but `tasks` still
+lists the step. Resuming (`stream(None, config)`) applies the pending writes and runs only the rest.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import re
 import sqlite3
 import time
 from collections.abc import Callable
@@ -21,20 +31,22 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.types import StateSnapshot
 
 from hwnas.benchmark import BenchmarkTables
-from hwnas.errors import UsageError
+from hwnas.errors import UsageError, check_writable_folder
 from hwnas.graph.context import Context, RunSettings
 from hwnas.graph.graph import build_graph, recursion_limit
 from hwnas.graph.state import SearchState
-from hwnas.llm import LLMClient, make_llm
+from hwnas.llm import make_llm
 from hwnas.pareto import TrueFront, non_dominated_records, true_front, true_indicators
 from hwnas.partition import make_partitioning
 from hwnas.progress import Progress, format_fields
 from hwnas.registry import make_estimator, make_latency_model
-from hwnas.runs import run_lock
+from hwnas.runs import Run, distinct_llm_calls, read_records, run_lock
 from hwnas.tools.coordinator import Coordinator
-from hwnas.trace import TraceWriter, read_trace
+from hwnas.tools.surrogate import make_surrogate
+from hwnas.trace import TraceWriter
 
 
 @dataclass(frozen=True)
@@ -59,40 +71,64 @@ class RunPaths:
         return self.root / "trace.jsonl"
 
 
-def prepare_run_dir(out: Path, name: str, settings: RunSettings) -> RunPaths:
-    """Create `out/name`, or check that an existing run there has the same settings."""
-    paths = RunPaths(out / name)
-    try:
-        paths.root.mkdir(parents=True, exist_ok=True)
-        probe = paths.root / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as error:
-        raise UsageError(f"--out {out} is not writable: {error.strerror}") from None
+RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+"""A run name is a plain folder name: it cannot climb out of `--out` or be `--out` itself."""
+
+
+def check_run_name(name: str) -> str:
+    """`name` if it is a plain run name, else a `UsageError` saying what is accepted."""
+    if not RUN_NAME.fullmatch(name) or len(name) > 128:
+        raise UsageError(
+            f"--name {name!r} is not a run name; use letters, digits, '.', '_' and '-' "
+            "(starting with a letter or digit, at most 128 characters)"
+        )
+    return name
+
+
+def _evaluated_nothing(paths: RunPaths) -> bool:
+    """Whether the run in `paths` has no evaluation to keep (no checkpointed archive, no outputs)."""
+    if (paths.root / "summary.json").exists():
+        return False
+    return not (Run(paths.root).checkpoint() or {}).get("archive")
+
+
+def check_settings(paths: RunPaths, settings: RunSettings) -> None:
+    """Save the settings of a new run, or check that the existing run has the same ones (hold its lock).
+
+    A run that never evaluated anything does not keep its name: its files are removed and it starts
+    afresh with the new settings.
+    """
     if paths.settings.exists():
-        differences = settings.differences(json.loads(paths.settings.read_text()))
-        if differences:
+        saved = Run(paths.root).settings()
+        if not isinstance(saved, dict):
+            raise UsageError(f"{paths.settings} is damaged (not a settings object); restore it or use another --name")
+        differences = settings.differences(saved)
+        if differences and _evaluated_nothing(paths):
+            for stale in (paths.checkpoints, paths.trace, paths.settings):
+                stale.unlink(missing_ok=True)
+        elif differences:
             raise UsageError(
-                f"run {name!r} exists with other settings ({'; '.join(differences)}); "
+                f"run {paths.root.name!r} exists with other settings ({'; '.join(differences)}); "
                 "use another --name or the same flags"
             )
-    else:
+    if not paths.settings.exists():
         paths.settings.write_text(json.dumps(settings.as_dict(), indent=2))
-    return paths
 
 
 def llm_usage(trace_path: Path) -> dict[str, float]:
-    """LLM calls, tokens and cost summed over the whole trace (all sessions of a resumed run)."""
+    """LLM calls (answered or failed), tokens and cost over the whole trace, every session of the run.
+
+    Each call counts once, also when a resume repeated it (see `distinct_llm_calls`).
+    """
     usage = {"llm_calls": 0, "tokens_in": 0, "tokens_out": 0, "cost_usd": 0.0, "llm_seconds": 0.0}
     if not trace_path.exists():
         return usage
-    for record in read_trace(trace_path):
-        if record.get("kind") == "llm_call":
-            usage["llm_calls"] += 1
-            usage["tokens_in"] += record.get("tokens_in", 0) or 0
-            usage["tokens_out"] += record.get("tokens_out", 0) or 0
-            usage["cost_usd"] += record.get("cost_usd", 0.0) or 0.0
-            usage["llm_seconds"] += record.get("model_s") or record.get("wall_s") or 0.0
+    for record in distinct_llm_calls(read_records(trace_path)):
+        usage["llm_calls"] += 1
+        usage["tokens_in"] += record.get("tokens_in", 0) or 0
+        usage["tokens_out"] += record.get("tokens_out", 0) or 0
+        usage["cost_usd"] += record.get("cost_usd", 0.0) or 0.0
+        usage["llm_seconds"] += record.get("model_s") or record.get("wall_s") or 0.0
     return usage
 
 
@@ -137,14 +173,67 @@ def write_outputs(
     return summary
 
 
-def _progress_fields(state: SearchState, llm: LLMClient, truth: TrueFront | None) -> dict[str, Any]:
+def session_wall_s(records: list[dict[str, Any]]) -> float:
+    """Seconds the sessions recorded in `records` ran: from each start note to that session's last record."""
+    total, start, last = 0.0, None, None
+    for record in records:
+        ts = record.get("ts")
+        if not isinstance(ts, int | float):
+            continue
+        if record.get("kind") == "note" and record.get("text") in ("started", "resumed"):
+            if start is not None and last is not None:
+                total += last - start
+            start = ts
+        last = ts
+    if start is not None and last is not None:
+        total += last - start
+    return total
+
+
+def drop_torn_tail(path: Path) -> None:
+    """Cut a last line a killed writer left incomplete, so the next record starts on a line of its own."""
+    if not path.exists():
+        return
+    with path.open("rb+") as handle:
+        data = handle.read()
+        if data and not data.endswith(b"\n"):
+            handle.truncate(data.rfind(b"\n") + 1)
+
+
+class LLMCallCount:
+    """The LLM calls in a growing trace, counted as the summary counts them (failed ones included).
+
+    Each count reads only what was appended since the last one: the status line asks often.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.count = 0
+        self._read_to = 0
+        self._seen: set[tuple[Any, Any]] = set()
+
+    def __call__(self) -> int:
+        """The count now."""
+        if not self.path.exists():
+            return self.count
+        with self.path.open("rb") as handle:
+            handle.seek(self._read_to)
+            appended = handle.read()
+        complete = appended[: appended.rfind(b"\n") + 1]  # a line being written is counted next time
+        self._read_to += len(complete)
+        records = [json.loads(line) for line in complete.splitlines() if b'"llm_call"' in line]
+        self.count += len(distinct_llm_calls(records, self._seen))
+        return self.count
+
+
+def _progress_fields(state: SearchState, llm_calls: LLMCallCount, truth: TrueFront | None) -> dict[str, Any]:
     """Round, front size, true HV_B (with benchmark truth) and LLM calls, for the progress display."""
     archive = state.get("archive", [])
     return {
         "round": state.get("round", 0),
         "front": len(non_dominated_records(archive)),
         "hv_b": truth.hv_b([r["arch"] for r in archive]) if truth is not None and archive else None,
-        "llm_calls": llm.usage.calls,
+        "llm_calls": llm_calls(),
     }
 
 
@@ -160,6 +249,7 @@ def run_search(
 ) -> dict[str, Any]:
     """Run (or resume) the search named `name` and return its summary."""
     started = time.perf_counter()
+    paths = RunPaths(out / check_run_name(name))
     tables = BenchmarkTables.load(data, required=False)
     partitioning = make_partitioning(
         settings.partition_axis,
@@ -175,13 +265,15 @@ def run_search(
         )
     estimator = make_estimator(settings.estimator, dataset=settings.dataset, tables=tables, seed=settings.seed)
     latency_model = make_latency_model(settings.device, dataset=settings.dataset, tables=tables)
-    paths = prepare_run_dir(out, name, settings)
-    trace = TraceWriter(paths.trace)
+    surrogate = make_surrogate(settings.surrogate, dataset=settings.dataset, seed=settings.seed)
+    coordinator = Coordinator(estimator, latency_model, partitioning, surrogate, settings.candidates)
+    trace = TraceWriter(paths.trace)  # creates nothing until its first record
     llm = make_llm(settings.llm, base_url=base_url, trace=trace, seed=settings.seed, chat_model=chat_model)
+    check_writable_folder(paths.root, "--out")  # creates the run folder, now that every input has been checked
     context = Context(
         settings=settings,
         llm=llm,
-        coordinator=Coordinator(estimator, latency_model, partitioning),
+        coordinator=coordinator,
         partitioning=partitioning,
         trace=trace,
     )
@@ -192,26 +284,44 @@ def run_search(
     if tables is not None and tables.has(settings.dataset, settings.device):
         truth = true_front(tables, settings.dataset, settings.device)
     with run_lock(paths.root), progress:
+        check_settings(paths, settings)
+        drop_torn_tail(paths.trace)
+        earlier_wall_s = session_wall_s(read_records(paths.trace)) if paths.trace.exists() else 0.0
         connection = sqlite3.connect(paths.checkpoints, check_same_thread=False)
         try:
             graph = build_graph(SqliteSaver(connection))
             config = RunnableConfig(configurable={"thread_id": name}, recursion_limit=recursion_limit(settings))
-            snapshot = graph.get_state(config)
-            resuming = bool(snapshot.values)
-            if resuming and snapshot.next:
+            snapshot = _saved_state(graph, config, paths)
+            resuming = snapshot.created_at is not None
+            unfinished = not resuming or bool(snapshot.tasks)
+            if resuming and unfinished:
                 report(f"resuming run {name!r} at round {snapshot.values.get('round', 0)}")
             trace.write("note", text="resumed" if resuming else "started", settings=settings.as_dict())
-            if not resuming or snapshot.next:
+            if unfinished:
+                llm_calls = LLMCallCount(paths.trace)
                 for update in graph.stream(None if resuming else {}, config, context=context, stream_mode="updates"):
                     if progress.due() or "assess" in update:
                         state: SearchState = graph.get_state(config).values  # type: ignore[assignment]
-                        fields, evaluated = _progress_fields(state, llm, truth), len(state.get("archive", []))
+                        fields = _progress_fields(state, llm_calls, truth)
+                        evaluated = len(state.get("archive", []))
                         progress.update(evaluated, **fields)
                         if "assess" in update:  # once per round
                             report(format_fields({"evaluated": f"{evaluated}/{settings.budget}", **fields}))
             final: SearchState = graph.get_state(config).values  # type: ignore[assignment]
         finally:
             connection.close()
-        summary = write_outputs(paths, final, settings, tables, time.perf_counter() - started)
+        wall_s = earlier_wall_s + time.perf_counter() - started
+        summary = write_outputs(paths, final, settings, tables, wall_s)
         trace.write("note", text="finished", summary={k: v for k, v in summary.items() if k != "settings"})
     return summary
+
+
+def _saved_state(graph: Any, config: RunnableConfig, paths: RunPaths) -> StateSnapshot:
+    """The latest checkpoint's snapshot; a file that is not a readable checkpoint is a `UsageError`."""
+    try:
+        return graph.get_state(config)
+    except (sqlite3.Error, ValueError, TypeError, KeyError, AttributeError) as error:
+        raise UsageError(
+            f"checkpoint {paths.checkpoints} is damaged ({type(error).__name__}: {str(error)[:120]}); "
+            "restore it or run under another --name"
+        ) from None

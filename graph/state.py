@@ -43,6 +43,18 @@ class Proposal(TypedDict):
     rationale: str
 
 
+class Option(Proposal):
+    """A candidate offered to a Generator, with what the Coordinator's free tools say about it."""
+
+    predicted: float
+    """The surrogate's predicted estimator score ..."""
+    uncertainty: float
+    """... and its standard deviation."""
+    latency_ms: float
+    gain: float
+    """Expected hypervolume improvement over the run's front, in thousandths of the frame's area."""
+
+
 class Parent(TypedDict):
     """A parent shown to a Generator, with the Coordinator's measurements of it."""
 
@@ -63,8 +75,8 @@ class PartitionTask(TypedDict):
     parents: list[Parent]
     heuristics: list[str]
     rejections: list[str]
-    moves: list[Proposal]
-    """The Coordinator's legal moves from these parents, labelled (`rationale`) for the Generator to pick."""
+    options: list[Option]
+    """The Coordinator's ranked candidates, best first, labelled (`rationale`) for the Generator to pick."""
 
 
 class PartitionProgress(TypedDict):

@@ -25,6 +25,7 @@ by all campaigns using the same OUT: the agent cell of the ablations is the one 
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import statistics
@@ -34,7 +35,6 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field, replace
 from fnmatch import fnmatchcase
-from functools import partial
 from importlib import resources
 from itertools import product
 from multiprocessing import get_context
@@ -43,7 +43,7 @@ from typing import Any, Final
 
 import numpy as np
 
-from hwnas.baselines import SEARCHERS, get_searcher, stratified_random_search
+from hwnas.baselines import SEARCHERS, get_searcher
 from hwnas.benchmark import BenchmarkTables, load_tables
 from hwnas.errors import UsageError
 from hwnas.evaluation import BudgetedEvaluator
@@ -59,6 +59,8 @@ AGENT_METHODS: Final[dict[str, dict[str, Any]]] = {
     "agent-no-knowledge": {"use_knowledge": False},
     "agent-no-navigator": {"use_navigator": False},
     "agent-no-llm": {"llm": "random"},
+    "agent-top": {"generator_policy": "top"},
+    "agent-random-picks": {"generator_policy": "random"},
 }
 """Agent-graph variants: the `RunSettings` each one changes from the defaults (LLM: embedded)."""
 METHODS: Final = (*SEARCHERS, *AGENT_METHODS)
@@ -197,6 +199,41 @@ def write_json_atomically(path: Path, payload: Any) -> None:
     os.replace(temporary, path)
 
 
+EXPORT_COLUMNS: Final = ("step", "arch_str", "score", "latency_ms")
+
+
+def export_results(campaign: Campaign, out: Path, dest: Path) -> int:
+    """Copy every finished unit of `campaign` into `dest`, compactly, so figures can be re-scored without runs.
+
+    `dest/<device>-b<budget>-<estimator>-<method>/seed<k>.csv` holds the evaluated architectures in
+    evaluation order (`EXPORT_COLUMNS`; the dataset prefixes the folder when it is not CIFAR-10), and
+    `dest/units/` the unit result files, so `--report-only --out dest` rebuilds the tables. Returns the
+    number of units exported.
+    """
+    exported = 0
+    for cell in campaign.cells:
+        for seed in range(campaign.seeds):
+            unit = UnitPaths(out, cell, seed).result
+            if not unit.exists():
+                continue
+            result = json.loads(unit.read_text(encoding="utf-8"))
+            with Path(result["archive"]).open(encoding="utf-8") as handle:
+                rows = list(csv.DictReader(handle))
+            folder = f"{cell.device}-b{cell.budget}-{cell.estimator}-{cell.method}"
+            if cell.dataset != "cifar10":
+                folder = f"{cell.dataset}-{folder}"
+            target = dest / folder / f"seed{seed}.csv"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with target.open("w", newline="", encoding="utf-8") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(EXPORT_COLUMNS)
+                for step, row in enumerate(rows):
+                    writer.writerow([step, row["arch_str"], row["score"], row["latency_ms"]])
+            write_json_atomically(UnitPaths(dest, cell, seed).result, {**result, "archive": str(target)})
+            exported += 1
+    return exported
+
+
 def exploration_bias(tables: BenchmarkTables, cell: Cell, archs: Sequence[str]) -> dict[str, Any]:
     """Share of the evaluations per `conv3` partition, and the share of the true front's latency range covered.
 
@@ -219,10 +256,8 @@ def exploration_bias(tables: BenchmarkTables, cell: Cell, archs: Sequence[str]) 
 
 
 def _run_baseline(cell: Cell, seed: int, paths: UnitPaths, tables: BenchmarkTables) -> dict[str, Any]:
-    searcher = get_searcher(cell.method)
-    if cell.method == "rs-partition":
-        partitioning = make_partitioning("conv3", dataset=cell.dataset, tables=tables, device=cell.device)
-        searcher = partial(stratified_random_search.search, partitioning=partitioning)
+    partitioning = make_partitioning("conv3", dataset=cell.dataset, tables=tables, device=cell.device)
+    searcher = get_searcher(cell.method, dataset=cell.dataset, partitioning=partitioning)
     estimator = make_estimator(cell.estimator, dataset=cell.dataset, tables=tables, seed=seed)
     latency_model = make_latency_model(cell.device, dataset=cell.dataset, tables=tables)
     started = time.perf_counter()

@@ -11,6 +11,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from importlib.metadata import version
 from typing import NoReturn
 
 from hwnas.errors import UsageError
@@ -41,6 +42,7 @@ class _OneLineParser(argparse.ArgumentParser):
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser with `command`'s sub-command fully registered (all of them when None), the rest as stubs."""
     parser = _OneLineParser(prog="hwnas", description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("--version", action="version", version=f"hwnas {version('hwnas')}")
     subparsers = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
     for name, help_line in COMMANDS.items():
         if command in (None, name):

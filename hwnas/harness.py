@@ -14,13 +14,12 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hwnas.baselines import SEARCHERS, get_searcher, stratified_random_search
+from hwnas.baselines import SEARCHERS, get_searcher
 from hwnas.benchmark import BenchmarkTables
 from hwnas.cost import dataset_shape
 from hwnas.errors import UsageError
@@ -129,14 +128,14 @@ def run_benchmark(
     dataset_shape(dataset)
     if not methods:
         raise UsageError(f"no method given; accepted: {', '.join(SEARCHERS)}")
-    searchers = {name: get_searcher(name) for name in methods}
+    for name in methods:
+        get_searcher(name)  # an unknown name fails before anything is loaded
     if seeds < 1:
         raise UsageError(f"--seeds must be at least 1, got {seeds}")
     latency_model = make_latency_model(device, dataset=dataset, tables=tables)
     BudgetedEvaluator(make_estimator(estimator, dataset=dataset, tables=tables), latency_model, budget)  # checks both
     partitioning = make_partitioning(partition_axis, bins=bins, dataset=dataset, tables=tables, device=device)
-    if "rs-partition" in searchers:
-        searchers["rs-partition"] = partial(stratified_random_search.search, partitioning=partitioning)
+    searchers = {name: get_searcher(name, dataset=dataset, partitioning=partitioning) for name in methods}
     full = true_front(tables, dataset, device)
     valid = true_front(tables, dataset, device, exclude_degenerate=True)
     test_acc = tables.accuracy(dataset, "test")

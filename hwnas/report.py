@@ -42,6 +42,7 @@ from hwnas.errors import UsageError
 from hwnas.pareto import TrueFront, non_dominated_mask, non_dominated_records, true_front
 from hwnas.partition import make_partitioning
 from hwnas.runs.export import run_summary
+from hwnas.runs.records import distinct_llm_calls
 from hwnas.runs.store import ArchiveRow, Run, is_agent_run, read_bench_csv, resolve_run
 
 CURVE_POINTS: Final = 40
@@ -206,7 +207,12 @@ def plot_indicators(figures: Sequence[RoundFigures]) -> bytes:
 
 
 def plot_coverage(archive: Sequence[ArchiveRow], names: dict[int, str]) -> bytes:
-    """Evaluations per partition and round (heatmap) and per partition in total (bars)."""
+    """Evaluations per partition and round (heatmap) and per partition in total (bars, with their values)."""
+    return _png(coverage_figure(archive, names))
+
+
+def coverage_figure(archive: Sequence[ArchiveRow], names: dict[int, str]) -> Figure:
+    """The figure `plot_coverage` draws."""
     partitions = sorted(set(names) | {r.partition for r in archive})
     rounds = sorted({r.round for r in archive}) or [0]
     counts = np.zeros((len(partitions), len(rounds)), dtype=int)
@@ -230,10 +236,12 @@ def plot_coverage(archive: Sequence[ArchiveRow], names: dict[int, str]) -> bytes
     heat.set_yticks(range(len(partitions)), [names.get(p, f"p{p}") for p in partitions])
     heat.set_xlabel("round (0 = random start)")
     heat.set_title("evaluations per partition and round")
-    totals.barh(range(len(partitions)), counts.sum(axis=1), color="tab:blue")
+    bars = totals.barh(range(len(partitions)), counts.sum(axis=1), color="tab:blue")
+    totals.bar_label(bars, padding=2, fontsize=8)
+    totals.margins(x=0.25)  # room for the labels
     totals.set_title("in total")
     totals.grid(axis="x", alpha=0.3)
-    return _png(figure)
+    return figure
 
 
 def plot_knowledge(knowledge: dict[str, Any]) -> bytes:
@@ -269,9 +277,7 @@ def llm_by_agent(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, float
     usage: dict[str, dict[str, float]] = defaultdict(
         lambda: dict.fromkeys(("calls", "failed", "tokens_in", "tokens_out", "wall_s", "cost_usd"), 0.0)
     )
-    for record in records:
-        if record.get("kind") != "llm_call":
-            continue
+    for record in distinct_llm_calls(records):
         agent = usage[str(record.get("agent", "?"))]
         agent["calls"] += 1
         agent["failed"] += bool(record.get("error"))
@@ -281,12 +287,19 @@ def llm_by_agent(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, float
 
 
 def plot_llm(records: Sequence[dict[str, Any]]) -> bytes:
-    """Tokens (in + out) and seconds per round, stacked by agent."""
-    calls = [r for r in records if r.get("kind") == "llm_call"]
+    """Tokens (in + out) and seconds per round, stacked by agent; says so when the provider reported no tokens."""
+    calls = distinct_llm_calls(records)
     rounds = sorted({int(r.get("round", 0)) for r in calls}) or [0]
     agents = sorted({str(r.get("agent", "?")) for r in calls})
     figure = Figure(figsize=(10, 3.8), layout="constrained")
     for ax, what in zip(figure.subplots(1, 2), ("tokens", "seconds"), strict=True):
+        ax.set_title(f"LLM {what} per round")
+        if what == "tokens" and not any(r.get("tokens_in") or r.get("tokens_out") for r in calls):
+            reason = "no LLM calls" if not calls else "no token counts reported by the provider"
+            ax.text(0.5, 0.5, reason, ha="center", va="center", transform=ax.transAxes, color="0.4")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            continue
         bottom = np.zeros(len(rounds))
         for agent in agents:
             values = np.zeros(len(rounds))
@@ -300,7 +313,6 @@ def plot_llm(records: Sequence[dict[str, Any]]) -> bytes:
                     values[rounds.index(int(r.get("round", 0)))] += amount
             ax.bar(rounds, values, bottom=bottom, label=agent)
             bottom += values
-        ax.set_title(f"LLM {what} per round")
         ax.set_xlabel("round")
         _rounds_axis(ax, rounds)
         ax.grid(alpha=0.3)
@@ -386,9 +398,29 @@ def _partition_names(settings: dict[str, Any], tables: BenchmarkTables | None) -
     return {}
 
 
+DEGENERATE_NOTE: Final = (
+    "Without degenerate cells: degenerate cells are those whose output is cut off from their input "
+    "(every path from input to output has a `none` edge), about 10 % accuracy at almost no latency. On "
+    "some devices (raspi4, pixel3) they sit on the true front and make it easy to cover; these figures "
+    "leave them out of both the true front and the run's."
+)
+
+
+def _duration(seconds: float) -> str:
+    """`0.8 s`, `42 s`, `3 min 05 s`: as precise as a wall time is worth."""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest:02d} s"
+
+
 def _round_log(records: Sequence[dict[str, Any]]) -> list[list[Any]]:
     """Per round: the Navigator's summary, guardrail overrides, rejections, and the stop test."""
-    rows: dict[int, dict[str, Any]] = defaultdict(lambda: {"summary": "", "overrides": [], "rejected": 0, "stop": ""})
+    # A step a resume repeated writes its records again: the latest guardrail record and the latest
+    # Coordinator decision per attempt stand for the round, so nothing is shown or counted twice.
+    rows: dict[int, dict[str, Any]] = defaultdict(lambda: {"summary": "", "overrides": [], "rejected": {}, "stop": ""})
     for r in records:
         if "round" not in r:
             continue
@@ -396,12 +428,15 @@ def _round_log(records: Sequence[dict[str, Any]]) -> list[list[Any]]:
         if r.get("agent") == "navigator" and isinstance(r.get("plan"), dict):
             row["summary"] = r["plan"].get("summary", "")
         if r.get("kind") == "guardrail":
-            row["overrides"] += r.get("overrides", [])
+            row["overrides"] = list(r.get("overrides", []))
         if r.get("agent") == "coordinator" and isinstance(r.get("rejected"), dict):
-            row["rejected"] += sum(len(v) for v in r["rejected"].values())
+            row["rejected"][r.get("attempt")] = sum(len(v) for v in r["rejected"].values())
         if r.get("step") == "stop_test":
             row["stop"] = r.get("stop_reason") or "continue"
-    return [[n, v["summary"], "; ".join(v["overrides"]), v["rejected"], v["stop"]] for n, v in sorted(rows.items())]
+    return [
+        [n, v["summary"], "; ".join(v["overrides"]), sum(v["rejected"].values()), v["stop"]]
+        for n, v in sorted(rows.items())
+    ]
 
 
 def _knowledge_rows(knowledge: dict[str, Any]) -> list[list[Any]]:
@@ -422,7 +457,7 @@ def _knowledge_rows(knowledge: dict[str, Any]) -> list[list[Any]]:
                     [
                         entry.get("round"),
                         change,
-                        item.get("id", ""),
+                        item.get("id", "new" if item.get("action") == "add" else ""),
                         statement,
                         item.get("text", ""),
                         item.get("evidence", ""),
@@ -456,8 +491,10 @@ def write_report(run: Run, *, out: Path | None = None, tables: BenchmarkTables |
             ["without degenerate cells", f"{last.igd_valid:.4f} / {last.hv_b_valid:.4f}"],
         ]
     if "wall_s" in summary:
-        headline.append(["wall time (s)", summary["wall_s"]])
+        headline.append(["wall time", _duration(float(summary["wall_s"]))])
     page.add(_table(None, headline))
+    if last is not None and last.igd is not None:
+        page.add(f'<p class="note">{_e(DEGENERATE_NOTE)}</p>')
 
     page.add("<h2>Pareto front</h2>")
     source = (
@@ -512,6 +549,8 @@ def write_report(run: Run, *, out: Path | None = None, tables: BenchmarkTables |
 
     page.add("<h2>LLM usage and cost</h2>")
     page.image("llm", plot_llm(records), "LLM tokens and seconds per round")
+    if not any(r.get("tokens_in") or r.get("tokens_out") for r in distinct_llm_calls(records)):
+        page.add('<p class="note">No token counts: the provider reported none (or no LLM call was made).</p>')
     usage = llm_by_agent(records)
     page.add(
         _table(

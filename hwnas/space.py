@@ -14,7 +14,7 @@ import itertools
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any, Final, Literal
 
 import networkx as nx
@@ -242,3 +242,17 @@ class SearchSpace:
     def sample(self, rng: np.random.Generator) -> Architecture:
         """One architecture drawn uniformly from all 15,625."""
         return Architecture.from_codes(rng.integers(len(OPS), size=NUM_EDGES).tolist())
+
+
+@cache
+def distinct_positions() -> dict[str, int]:
+    """For each function a valid cell computes (its `canonical_key`), the first position computing it.
+
+    Positions are in `SearchSpace` order. Degenerate cells (output cut off) are left out: every search
+    skips them, and one evaluation of them would say all there is to know. Built once per process.
+    """
+    first: dict[str, int] = {}
+    for position, arch in enumerate(SearchSpace()):
+        if arch.is_valid:
+            first.setdefault(arch.canonical_key, position)
+    return first

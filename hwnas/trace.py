@@ -31,29 +31,49 @@ def _redact(value: Any) -> Any:
     return value
 
 
+_given_secrets: set[str] = set()
+
+
+def register_secret(value: str) -> None:
+    """Treat `value` (a credential given on the command line, e.g. inside `--base-url`) as a secret."""
+    if len(value) >= 8:
+        _given_secrets.add(value)
+
+
 def _secret_values() -> list[str]:
-    """Values of environment variables that look like credentials (scrubbed from every record)."""
-    return [v for k, v in os.environ.items() if _SECRET_KEY.search(k) and len(v) >= 8]
+    """Credentials to scrub: environment variables that look like one, and those registered; longest first."""
+    found = {v for k, v in os.environ.items() if _SECRET_KEY.search(k) and len(v) >= 8} | _given_secrets
+    return sorted(found, key=len, reverse=True)
+
+
+def redact_secrets(text: str) -> str:
+    """`text` with every known secret value replaced by `<redacted>`.
+
+    Applied to what a model replies (a server may echo the Authorization header) before any agent sees
+    it, so no checkpoint, knowledge base, export or report can hold a key; and to every trace record.
+    """
+    for secret in _secret_values():
+        text = text.replace(secret, "<redacted>")
+    return text
 
 
 class TraceWriter:
     """Appends records to a JSONL file; safe to share between the graph's parallel branches."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = Path(path)  # its folder is created with the first record, not before
         self._lock = threading.Lock()
-        self._secrets = _secret_values()
 
     def write(self, kind: str, **fields: Any) -> dict[str, Any]:
         """Append one record and return it as written."""
         record = {"v": TRACE_VERSION, "ts": round(time.time(), 3), "kind": kind, **_redact(fields)}
-        line = json.dumps(record, default=str, ensure_ascii=False)
-        for secret in self._secrets:
-            line = line.replace(secret, "<redacted>")
-        with self._lock, self.path.open("a", encoding="utf-8") as handle:
-            handle.write(line + "\n")
-            handle.flush()
+        line = redact_secrets(json.dumps(record, default=str, ensure_ascii=False))
+        with self._lock:
+            if not self.path.parent.exists():
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as handle:
+                handle.write(line + "\n")
+                handle.flush()
         return record
 
 

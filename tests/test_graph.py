@@ -171,10 +171,12 @@ def test_offered_moves_are_legal_new_and_distinct(tables: BenchmarkTables) -> No
     from hwnas.registry import make_estimator, make_latency_model
     from hwnas.space import Architecture
     from hwnas.tools.coordinator import Coordinator
+    from hwnas.tools.surrogate import make_surrogate
 
     parts = make_partitioning("conv3", bins=6, dataset="cifar10", tables=tables)
     coordinator = Coordinator(make_estimator("oracle-val", dataset="cifar10", tables=tables),
-                              make_latency_model("fpga", dataset="cifar10", tables=tables), parts)
+                              make_latency_model("fpga", dataset="cifar10", tables=tables), parts,
+                              make_surrogate("gp", dataset="cifar10"), candidates="moves")
     parent = Architecture.parse("|none~0|+|skip_connect~0|none~1|+|skip_connect~0|none~1|avg_pool_3x3~2|")
     dead_edge_twin = "|avg_pool_3x3~0|+|skip_connect~0|none~1|+|skip_connect~0|none~1|avg_pool_3x3~2|"
     assert Architecture.parse(dead_edge_twin).canonical_key == parent.canonical_key

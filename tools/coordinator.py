@@ -1,24 +1,28 @@
-"""The Coordinator: a deterministic node whose tools check, cost and score candidates.
+"""The Coordinator: a deterministic node whose tools check, cost, score and predict candidates.
 
-Its three tools are LangChain tools, so a tool-calling model could use them too; the graph's
-Coordinator node calls them itself, in this order, for every proposal:
+Its four tools are LangChain tools, so a tool-calling model could use them too; the graph's
+Coordinator node calls them itself:
 
 - `check_validity`: structure (a legal cell whose output is reachable), partition membership, and
   duplicates by canonical key against everything the run has evaluated or accepted;
-- `lookup_latency`: any `LatencyModel` (benchmark table or on-device measurement);
-- `score_proxy`: any `Estimator` (default: the zero-cost predictor `zc`).
+- `lookup_latency`: any `LatencyModel` (benchmark table, op lookup table or on-device measurement);
+- `score_proxy`: any `Estimator` (default: the zero-cost predictor `zc`), the only tool that costs budget;
+- `predict_score`: the surrogate (`hwnas.tools.surrogate`), refit on the run's evaluations, free.
 
-Before a Generator is called, the Coordinator also lists its legal moves (`legal_moves`): the one-step
-variations of its parents that pass `check_validity`, so the Generator's constrained reply can only
-pick children that will be accepted. The budget is charged only for distinct evaluated architectures;
-a partition whose slots are still open after a reply goes back to its Generator with the reasons and a
-fresh list of moves, for a bounded number of retries per round.
+Before a Generator is called, the Coordinator builds its options (`Coordinator.offer`): the candidates
+(every untried function of the partition, or the legal moves from its parents), ranked by expected
+hypervolume improvement over the run's front (`hwnas.tools.ranking`), plus one child per kept heuristic.
+A Generator's constrained reply can only pick among them. The budget is charged only for distinct
+evaluated architectures; a partition whose slots are still open after a reply goes back to its
+Generator with the reasons and fresh options, for a bounded number of retries per round.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any, Literal
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from functools import cache, cached_property
+from typing import Any, Final, Literal
 
 import numpy as np
 from langchain_core.tools import BaseTool, StructuredTool
@@ -28,31 +32,62 @@ from langgraph.types import Send
 from hwnas.errors import UsageError
 from hwnas.evaluation import Estimator, LatencyModel
 from hwnas.graph.context import Context
-from hwnas.graph.state import CLEAR, Evaluated, PartitionTask, Proposal, SearchState
-from hwnas.partition import Partitioning
-from hwnas.space import Architecture
+from hwnas.graph.state import CLEAR, Evaluated, Option, PartitionTask, Proposal, SearchState
+from hwnas.partition import Partitioning, architecture_at
+from hwnas.space import Architecture, distinct_positions
+from hwnas.tools.evidence import ANY_EDGE
 from hwnas.tools.moves import ALL_FAMILIES, candidate_moves, families_for
+from hwnas.tools.ranking import Frame, greedy_batch
+from hwnas.tools.surrogate import Surrogate
 
 SAMPLES_PER_SLOT = 3
 """Random partition members offered per open slot when the strategy explores."""
 
 AGENT = "coordinator"
 
+CANDIDATE_SOURCES: Final = ("partition", "moves")
+"""Where options come from: every untried function of the partition (the space is enumerable), or the
+legal moves from the partition's parents (for spaces or latency models too large to enumerate)."""
+OPTIONS_PER_SLOT: Final = 3
+"""Ranked options a Generator chooses from per open slot ..."""
+UNCERTAINTY_BY_STRATEGY: Final = {"explore": 2.0, "exploit": 0.5}
+"""How the Navigator's strategy ranks: explore doubles the surrogate's uncertainty (candidates far from
+anything evaluated gain), exploit halves it (trust the predicted mean); repair and mixed rank as is."""
+MAX_OFFERED_SLOTS: Final = 8
+"""... for at most this many slots per call (the Generator's `MAX_CHILDREN`; the rest go to retries)."""
+
 
 class Coordinator:
-    """Holds the run's estimator, latency model and partitioning, and the keys already taken."""
+    """Holds the run's estimator, latency model, partitioning and surrogate, and the keys already taken."""
 
-    def __init__(self, estimator: Estimator, latency_model: LatencyModel, partitioning: Partitioning) -> None:
+    def __init__(
+        self,
+        estimator: Estimator,
+        latency_model: LatencyModel,
+        partitioning: Partitioning,
+        surrogate: Surrogate,
+        candidates: str = "partition",
+    ) -> None:
+        if candidates not in CANDIDATE_SOURCES:
+            raise UsageError(f"unknown --candidates {candidates!r}; accepted: {', '.join(CANDIDATE_SOURCES)}")
         self.estimator = estimator
         self.latency_model = latency_model
         self.partitioning = partitioning
+        self.surrogate = surrogate
+        self.candidates = candidates
         self.taken_keys: set[str] = set()
+        self._fitted_on: tuple[str, ...] = ()
+        self._frame: Frame | None = None
+        self._front = np.empty((0, 2))
+        self.surrogate_seconds = 0.0
+        """Time spent fitting the surrogate in this process (the summary reports it)."""
         self.tools: dict[str, BaseTool] = {
             tool.name: tool
             for tool in (
                 StructuredTool.from_function(self.check_validity),
                 StructuredTool.from_function(self.lookup_latency),
                 StructuredTool.from_function(self.score_proxy),
+                StructuredTool.from_function(self.predict_score),
             )
         }
 
@@ -101,6 +136,123 @@ class Coordinator:
         self.taken_keys.clear()
         self.remember(r["arch"] for r in archive)
 
+    def predict_score(self, archs: list[str]) -> list[tuple[float, float]]:
+        """The surrogate's predicted estimator score of each cell, with its standard deviation (free).
+
+        Args:
+            archs: NAS-Bench-201 cell strings.
+        """
+        mean, std = self.surrogate.predict([Architecture.parse(a) for a in archs])
+        return [(float(m), float(s)) for m, s in zip(mean, std, strict=True)]
+
+    def fit_surrogate(self, archive: list[Evaluated]) -> float:
+        """Refit the surrogate on the archive unless it already was; returns the seconds the fit took.
+
+        The frame for expected gains spans the archive's scores and the latencies of the archive and of
+        every candidate the partitions can offer, so gains compare across partitions.
+        """
+        evaluated = tuple(r["arch"] for r in archive)
+        if evaluated == self._fitted_on:
+            return 0.0
+        started = time.perf_counter()
+        scores = np.array([r["score"] for r in archive])
+        latencies = np.array([r["latency_ms"] for r in archive])
+        self.surrogate.fit([Architecture.parse(a) for a in evaluated], scores)
+        pool = self._pool_latencies if self.candidates == "partition" else latencies
+        self._frame = Frame.around(scores, np.concatenate([latencies, pool]))
+        self._front = np.column_stack([self._frame.loss(scores), self._frame.latency(latencies)])
+        self._fitted_on = evaluated
+        seconds = time.perf_counter() - started
+        self.surrogate_seconds += seconds
+        return seconds
+
+    @cached_property
+    def _pool_latencies(self) -> np.ndarray:
+        return np.asarray(self.latency_model.latency_ms(_pool()), dtype=np.float64)
+
+    def candidates_of(
+        self, partition: int, parents: list[str], strategy: str, wanted: int, rng: np.random.Generator
+    ) -> list[Proposal]:
+        """Unranked legal candidates: every untried function of the partition, or the parents' legal moves."""
+        if self.candidates == "moves":
+            return self.legal_moves(parents, partition, strategy, wanted, rng)
+        pool = _pool()
+        return [
+            Proposal(partition=partition, arch=str(pool[i]), operator="ranked", parents=[], rationale="")
+            for i in np.flatnonzero(self._pool_partitions == partition)
+            if pool[i].canonical_key not in self.taken_keys
+        ]
+
+    @cached_property
+    def _pool_partitions(self) -> np.ndarray:
+        return np.array([self.partitioning.assign(a) for a in _pool()])
+
+    def offer(
+        self,
+        archive: list[Evaluated],
+        task: PartitionTask,
+        rng: np.random.Generator,
+        heuristics: Sequence[Mapping[str, Any]] = (),
+    ) -> list[Option]:
+        """A task's options: the ranked candidates (`OPTIONS_PER_SLOT` per open slot), then heuristic children.
+
+        Each kept heuristic contributes its best-ranked child (its edit applied to one of the task's
+        parents) when that child is legal and not already offered: this is how the knowledge base
+        changes what a Generator can pick, beyond the words of its prompt.
+        """
+        self.fit_surrogate(archive)
+        parents = [p["arch"] for p in task["parents"]]
+        candidates = self.candidates_of(task["partition"], parents, task["strategy"], task["slots"], rng)
+        widen = UNCERTAINTY_BY_STRATEGY.get(task["strategy"], 1.0)
+        options = self.ranked_options(candidates, OPTIONS_PER_SLOT * min(task["slots"], MAX_OFFERED_SLOTS), widen)
+        offered = {Architecture.parse(o["arch"]).canonical_key for o in options}
+        for heuristic in heuristics:
+            children = [
+                child
+                for child in heuristic_children(heuristic, parents, task["partition"])
+                if self.check_validity(child["arch"], task["partition"]) == "ok"
+                and Architecture.parse(child["arch"]).canonical_key not in offered
+            ]
+            for best in self.ranked_options(children, 1, widen):
+                offered.add(Architecture.parse(best["arch"]).canonical_key)
+                options.append(Option(**{**best, "rationale": f"h{heuristic['id']}"}))
+        return options
+
+    def ranked_options(self, candidates: list[Proposal], count: int, widen: float = 1.0) -> list[Option]:
+        """The `count` candidates a greedy expected-hypervolume-improvement batch picks, best first.
+
+        `widen` scales the surrogate's uncertainty in the ranking (the Navigator's strategy sets it).
+
+        Each option carries the surrogate's prediction, the latency lookup and the expected gain (in
+        thousandths of the frame's area, for compact prompts); its label is `o<rank>`.
+        """
+        if not candidates or self._frame is None:
+            return []
+        archs = [c["arch"] for c in candidates]
+        latency = np.array(self.tools["lookup_latency"].invoke({"archs": archs}))
+        mean, std = self.surrogate.predict([Architecture.parse(a) for a in archs])
+        picks = greedy_batch(
+            self._front,
+            self._frame.loss(mean),
+            widen * self._frame.loss_std(std),
+            self._frame.latency(latency),
+            count,
+        )
+        return [
+            Option(
+                partition=candidates[p.index]["partition"],
+                arch=candidates[p.index]["arch"],
+                operator=candidates[p.index]["operator"],
+                parents=candidates[p.index]["parents"],
+                rationale=f"o{rank}",
+                predicted=float(mean[p.index]),
+                uncertainty=float(std[p.index]),
+                latency_ms=float(latency[p.index]),
+                gain=1000 * p.gain,
+            )
+            for rank, p in enumerate(picks, start=1)
+        ]
+
     def legal_moves(
         self, parents: list[str], partition: int, strategy: str, wanted: int, rng: np.random.Generator
     ) -> list[Proposal]:
@@ -121,6 +273,40 @@ class Coordinator:
                     legal[family].append(move)
         offered = [move for family in ALL_FAMILIES if family in families_for(strategy) for move in legal[family]]
         return offered if len(offered) >= wanted else [move for family in ALL_FAMILIES for move in legal[family]]
+
+
+def heuristic_children(heuristic: Mapping[str, Any], parents: list[str], partition: int) -> list[Proposal]:
+    """The heuristic's edit (from op, or any, to op; on its edge or any) applied to each parent, unchecked."""
+    children = []
+    for parent in map(Architecture.parse, parents):
+        for edge, op in enumerate(parent.ops):
+            if (
+                heuristic["edge"] in (ANY_EDGE, edge)
+                and heuristic["from_op"] in ("any", op)
+                and op != heuristic["to_op"]
+            ):
+                ops = (*parent.ops[:edge], heuristic["to_op"], *parent.ops[edge + 1 :])
+                children.append(
+                    Proposal(
+                        partition=partition,
+                        arch=str(Architecture(ops)),
+                        operator="heuristic",
+                        parents=[str(parent)],
+                        rationale="",
+                    )
+                )
+    return children
+
+
+@cache
+def _pool() -> tuple[Architecture, ...]:
+    """One architecture per function a valid cell computes: what `partition` candidates are drawn from."""
+    return tuple(architecture_at(p) for p in distinct_positions().values())
+
+
+def knowledge_in_use(state: SearchState, ctx: Context) -> list[dict[str, Any]]:
+    """The kept heuristics, or none in the ablation without the knowledge base."""
+    return list(state.get("knowledge", {}).get("heuristics", [])) if ctx.settings.use_knowledge else []
 
 
 def move_rng(seed: int, task: PartitionTask) -> np.random.Generator:
@@ -218,9 +404,8 @@ def coordinator_node(state: SearchState, runtime: Runtime[Context]) -> dict[str,
         task["rejections"] = reasons
         task["attempt"] = attempt + 1
         if task["slots"] > 0:
-            task["moves"] = ctx.coordinator.legal_moves(
-                [p["arch"] for p in task["parents"]], part, task["strategy"], task["slots"],
-                move_rng(ctx.settings.seed, task),
+            task["options"] = ctx.coordinator.offer(
+                archive + records, task, move_rng(ctx.settings.seed, task), knowledge_in_use(state, ctx)
             )
     return {"archive": records, "proposals": CLEAR, "plan": plan, "attempt": attempt + 1}
 
@@ -231,5 +416,5 @@ def route_after_coordinator(state: SearchState, runtime: Runtime[Context]) -> li
     budget_left = ctx.settings.budget - len(state.get("archive", []))
     if state.get("attempt", 0) > ctx.settings.max_retries or budget_left <= 0:
         return "memory"
-    retry: list[PartitionTask] = [t for t in state["plan"].values() if t["slots"] > 0 and t["moves"]]
+    retry: list[PartitionTask] = [t for t in state["plan"].values() if t["slots"] > 0 and t["options"]]
     return [Send("generator", task) for task in retry] or "memory"

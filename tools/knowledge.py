@@ -107,15 +107,16 @@ def apply_update(
     next_id = max(heuristics, default=0) + 1
     changes: dict[str, list[Any]] = {"added": [], "revised": [], "retired": [], "rejected": []}
 
-    def checked(statement: HeuristicStatement) -> tuple[dict[str, Any] | None, str]:
+    def checked(statement: HeuristicStatement) -> tuple[dict[str, Any] | None, str, int]:
+        """The heuristic with its evidence if the archive supports it, else None and why; and the case count."""
         cases = matching(effects, statement.from_op, statement.to_op, statement.edge)
         backing = support(cases, statement.accuracy, statement.latency)
         if not backing.holds(MIN_EVIDENCE, MIN_AGREEMENT):
             return None, (
                 f"evidence {backing.count} case(s), accuracy {statement.accuracy} in "
                 f"{backing.accuracy_agreement:.0%}, latency {statement.latency} in {backing.latency_agreement:.0%}"
-            )
-        return {**statement.model_dump(), "evidence": backing.count}, ""
+            ), backing.count
+        return {**statement.model_dump(), "evidence": backing.count}, "", backing.count
 
     for action in update.actions:
         if action.action == "retire":
@@ -127,9 +128,11 @@ def apply_update(
         if action.action == "revise" and action.target_id not in heuristics:
             changes["rejected"].append({"action": "revise", "id": action.target_id, "reason": "no such heuristic"})
             continue
-        heuristic, reason = checked(action.heuristic)
+        heuristic, reason, evidence = checked(action.heuristic)
         if heuristic is None:
-            changes["rejected"].append({"action": action.action, **action.heuristic.model_dump(), "reason": reason})
+            changes["rejected"].append(
+                {"action": action.action, **action.heuristic.model_dump(), "evidence": evidence, "reason": reason}
+            )
             continue
         hid = action.target_id if action.action == "revise" else next_id
         next_id += action.action == "add"
@@ -138,10 +141,12 @@ def apply_update(
 
     for hid, h in list(heuristics.items()):
         statement = HeuristicStatement.model_validate({k: h[k] for k in HeuristicStatement.model_fields})
-        recheck, reason = checked(statement)
+        recheck, reason, evidence = checked(statement)
         if recheck is None:
             del heuristics[hid]
-            changes["retired"].append({"id": hid, "reason": f"evidence no longer supports it: {reason}"})
+            changes["retired"].append(
+                {"id": hid, "evidence": evidence, "reason": f"evidence no longer supports it: {reason}"}
+            )
         else:
             h["evidence"] = recheck["evidence"]
 

@@ -1,6 +1,6 @@
-"""The moves a Generator may choose from, by family, labelled for prompts; the Navigator's strategy picks the families.
+"""Candidates from parents, by family, for spaces or latency models too large to rank whole (`--candidates moves`).
 
-A move is a child named by how it comes from the numbered parents shown in the Generator's prompt:
+A move is a child named by how it comes from the numbered parents:
 
 - edit, `"2: edge 3 -> nor_conv_1x1"`: parent 2 with one edge's op replaced;
 - swap, `"2: swap edges 1,4"`: parent 2 with two edges' ops exchanged (keeps the op counts, so it stays
@@ -11,8 +11,7 @@ A move is a child named by how it comes from the numbered parents shown in the G
 The Navigator's strategy for the partition decides which families are offered (`FAMILIES`): exploring
 jumps (samples, crossovers, swaps), exploiting takes small steps from the front (edits, swaps),
 repairing fills gaps between front points (crossovers, edits). The Coordinator keeps only legal moves
-(see `Coordinator.legal_moves`), so the Generator's constrained output can name nothing but valid,
-in-partition, never-evaluated children.
+(see `Coordinator.legal_moves`), which then ranks them like any candidates.
 """
 
 from __future__ import annotations

@@ -8,13 +8,15 @@ generator seed gives the same run, bit for bit. `get_searcher(name)` looks one u
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Final
 
 import numpy as np
 
-from hwnas.baselines import gp, local_search, nsga2, random_search, stratified_random_search, tpe
+from hwnas.baselines import ehvi, gp, local_search, nsga2, random_search, stratified_random_search, tpe
 from hwnas.errors import UsageError
 from hwnas.evaluation import BudgetedEvaluator, EvaluationRecord
+from hwnas.partition import Partitioning
 
 Searcher = Callable[[BudgetedEvaluator, np.random.Generator], list[EvaluationRecord]]
 
@@ -25,12 +27,21 @@ SEARCHERS: Final[dict[str, Searcher]] = {
     "ls": local_search.search,
     "tpe": tpe.search,
     "gp": gp.search,
+    "ehvi": ehvi.search,
 }
 
 
-def get_searcher(name: str) -> Searcher:
-    """Return the baseline called `name`, or a UsageError listing the accepted names."""
+def get_searcher(name: str, *, dataset: str = "cifar10", partitioning: Partitioning | None = None) -> Searcher:
+    """Return the baseline called `name` set up for `dataset` (and, for `rs-partition`, `partitioning`).
+
+    Raises a UsageError listing the accepted names when there is no such baseline.
+    """
     try:
-        return SEARCHERS[name]
+        search = SEARCHERS[name]
     except KeyError:
         raise UsageError(f"unknown method {name!r}; accepted: {', '.join(SEARCHERS)}") from None
+    if name == "rs-partition" and partitioning is not None:
+        return partial(stratified_random_search.search, partitioning=partitioning)
+    if name == "ehvi":
+        return partial(ehvi.search, dataset=dataset)
+    return search

@@ -27,6 +27,7 @@ from typing import Any
 from hwnas.baselines import SEARCHERS
 from hwnas.benchmark import load_tables
 from hwnas.cli import COMMANDS
+from hwnas.errors import check_writable_file, check_writable_folder
 from hwnas.harness import RunResult, run_benchmark
 from hwnas.progress import Progress
 from hwnas.registry import ESTIMATORS
@@ -53,6 +54,7 @@ def register(subparsers: Any) -> None:
     campaign.add_argument("--report-only", action="store_true", help="run nothing; aggregate what is done")
     campaign.add_argument("--update-md", type=Path, help="rewrite the campaign's block in this markdown file")
     campaign.add_argument("--plots", type=Path, help="folder for the campaign's PNG plots")
+    campaign.add_argument("--export", type=Path, help="copy finished units compactly to this folder")
     parser.set_defaults(handler=bench_command)
 
 
@@ -61,13 +63,17 @@ def bench_command(args: argparse.Namespace) -> int:
     if args.campaign:
         return campaign_command(args)
     args.seeds = 10 if args.seeds is None else args.seeds
+    if args.out is not None:
+        check_writable_folder(args.out, "--out")
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     progress = Progress(len(methods) * args.seeds, unit="runs")
     finished = itertools.count(1)
 
     def heard(run: RunResult) -> None:
-        progress.log(f"{run.method} seed {run.seed}: IGD {run.igd:.4f} HV_B {run.hv_b:.4f} "
-                     f"({run.evaluated} evaluated, {run.wall_s:.2f} s)")
+        progress.log(
+            f"{run.method} seed {run.seed}: IGD {run.igd:.4f} HV_B {run.hv_b:.4f} "
+            f"({run.evaluated} evaluated, {run.wall_s:.2f} s)"
+        )
         progress.update(next(finished), last=f"{run.method} seed {run.seed}")
 
     with progress:
@@ -103,6 +109,11 @@ def campaign_command(args: argparse.Namespace) -> int:
 
     chosen = runner.load_campaign(args.campaign).select(args.only)
     out = args.out or runner.DEFAULT_OUT
+    check_writable_folder(out, "--out")  # before hours of work, not after
+    if args.update_md:
+        check_writable_file(args.update_md, "--update-md")
+    if args.plots:
+        check_writable_folder(args.plots, "--plots")
     if not args.report_only:
         todo = runner.pending_units(chosen, out, args.seeds)
         progress = Progress(len(todo), unit="units")
@@ -126,6 +137,8 @@ def campaign_command(args: argparse.Namespace) -> int:
         for key, seed, error in done.failed:
             print(f"  failed: {key} seed {seed}: {error}")
     whole = runner.load_campaign(args.campaign)
+    if args.export:
+        print(f"exported {runner.export_results(whole, out, args.export)} units to {args.export}")
     results = runner.summarise_campaign(whole, out, data=args.data)
     plots = runner.write_plots(results, args.plots) if args.plots else []
     command = f"hwnas bench --campaign {args.campaign} --workers {args.workers} --out {out}"

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hwnas.cli import COMMANDS
-from hwnas.errors import UsageError
+from hwnas.errors import UsageError, check_writable_file
 from hwnas.llm import SPEC_HELP, LLMClient, LLMError, LLMUnreachable, make_llm
 from hwnas.llm.probe import benchmark, check
 from hwnas.trace import TraceWriter
@@ -41,6 +41,8 @@ def register(subparsers: Any) -> None:
 
 
 def _client(args: argparse.Namespace) -> LLMClient:
+    if args.trace:
+        check_writable_file(args.trace, "--trace")
     trace = TraceWriter(args.trace) if args.trace else None
     # One retry: a probe should say quickly that a server is down.
     return make_llm(args.llm, base_url=args.base_url, trace=trace, seed=args.seed, max_retries=1)

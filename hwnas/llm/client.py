@@ -8,9 +8,9 @@ Remote calls are retried with exponential backoff on 429, 5xx, connection errors
 
 Each model invocation (first try or repair) is written to the trace as one `kind="llm_call"` record:
 the request (messages, schema name and JSON schema, parameters), the raw reply, the parsed result or the
-error, tokens in/out, wall time and cost. The record also carries `request_key` (a hash of agent,
-messages and schema) and `occurrence` (how many times this process had already sent that request),
-which is what `replay:PATH` looks replies up by.
+error, tokens in/out, wall time and cost. The record also carries `request_key` (see `request_key`:
+agent, round, messages and schema, but not how the schema reached the model) and `occurrence` (how
+many times this process had already sent that request), which is what `replay:PATH` looks replies up by.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from pydantic import BaseModel, ValidationError
 
 from hwnas.errors import UsageError
 from hwnas.llm.errors import LLMBudgetExceeded, LLMError, LLMRateLimited, LLMReplyError, LLMUnreachable
+from hwnas.trace import redact_secrets
 
 if TYPE_CHECKING:
     from hwnas.llm.replay import ReplayBook
@@ -119,13 +120,45 @@ class Transport:
     nothing is sent per call. Other modes: sent with each call, beside temperature, max_tokens, seed."""
 
 
-def request_key(agent: str, messages: list[tuple[str, str]], schema_json: dict[str, Any]) -> str:
-    """Stable hash of what a call asks, independent of provider and sampling parameters."""
-    payload = json.dumps([agent, [list(m) for m in messages], schema_json], sort_keys=True, ensure_ascii=False)
+def request_key(
+    agent: str, round_number: Any, conversation: list[tuple[str, str]], schema_name: str, schema_json: dict[str, Any]
+) -> str:
+    """Stable hash of what a call asks: agent, round, messages and schema.
+
+    The instruction that conveys the schema is taken out of the conversation first: the embedded model
+    gets a line saying a grammar enforces the schema, other providers get the schema pasted, and a
+    replay must find the same call either way. Provider, sampling parameters and seed are not part of it.
+    """
+    semantic = without_instruction(conversation, schema_name, schema_json)
+    payload = json.dumps([agent, round_number, [list(m) for m in semantic], schema_json], sort_keys=True,
+                         ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:24]
 
 
-def schema_instruction(schema: type[BaseModel], schema_json: dict[str, Any], enforced: bool = False) -> str:
+def _sampling_seed(base: int, agent: str, conversation: list[tuple[str, str]], schema_json: dict[str, Any],
+                   occurrence: int) -> int:
+    """A seed per prompt (as the model sees it) and occurrence: a call's sample does not depend on what ran before."""
+    payload = json.dumps([agent, [list(m) for m in conversation], schema_json], sort_keys=True, ensure_ascii=False)
+    return (base + int(hashlib.sha256(payload.encode("utf-8")).hexdigest()[:8], 16) + occurrence) % 2**31
+
+
+def without_instruction(
+    conversation: list[tuple[str, str]], schema_name: str, schema_json: dict[str, Any]
+) -> list[tuple[str, str]]:
+    """The conversation as the agent wrote it: the schema instruction `with_instruction` added, removed."""
+    if not conversation or conversation[0][0] != "system":
+        return conversation
+    text = conversation[0][1]
+    for enforced in (False, True):
+        instruction = schema_instruction(schema_name, schema_json, enforced)
+        if text == instruction:
+            return conversation[1:]
+        if text.endswith(f"\n\n{instruction}"):
+            return [("system", text[: -len(instruction) - 2]), *conversation[1:]]
+    return conversation
+
+
+def schema_instruction(schema_name: str, schema_json: dict[str, Any], enforced: bool = False) -> str:
     """The text that tells a model what JSON to answer with.
 
     `enforced`: the decoder itself admits only this schema (llama.cpp grammar), so the schema is not
@@ -134,11 +167,11 @@ def schema_instruction(schema: type[BaseModel], schema_json: dict[str, Any], enf
     the common prompt prefix.
     """
     if enforced:
-        return (f"Answer with one JSON object only, a {schema.__name__}: its fields and allowed values are "
+        return (f"Answer with one JSON object only, a {schema_name}: its fields and allowed values are "
                 "enforced while you write it.")
     compact = json.dumps(schema_json, separators=(",", ":"), ensure_ascii=False)
     return (
-        f"Answer with one JSON object only (no prose, no code fences) that is a valid {schema.__name__} "
+        f"Answer with one JSON object only (no prose, no code fences) that is a valid {schema_name} "
         f"under this JSON schema:\n{compact}"
     )
 
@@ -288,7 +321,7 @@ class LLMClient:
         _check_roles(messages)
         schema_json = schema.model_json_schema()
         enforced = self._transport.json_mode == "llama"
-        conversation = with_instruction(messages, schema_instruction(schema, schema_json, enforced))
+        conversation = with_instruction(messages, schema_instruction(schema.__name__, schema_json, enforced))
         limit = max_tokens or self._max_tokens
         last_error = ""
         for repair in range(repair_rounds + 1):
@@ -335,14 +368,13 @@ class LLMClient:
         A failed invocation is written to the trace at once (with `error_type`, so a replay fails the
         same way) and re-raised.
         """
-        key = request_key(agent, conversation, schema_json)
+        key = request_key(agent, (context or {}).get("round"), conversation, schema.__name__, schema_json)
         with self._lock:
             occurrence = self._occurrences.get(key, 0)
             self._occurrences[key] = occurrence + 1
         params: dict[str, Any] = dict(self._transport.build_params)
         if self._transport.json_mode != "prompt":
-            # A seed per request and occurrence: the same call gets the same sample whatever ran before it.
-            seed = (self._seed + int(key[:8], 16) + occurrence) % 2**31
+            seed = _sampling_seed(self._seed, agent, conversation, schema_json, occurrence)
             params.update(temperature=self._temperature, max_tokens=max_tokens, seed=seed)
         record: dict[str, Any] = {
             **(context or {}),
@@ -373,6 +405,7 @@ class LLMClient:
                          "wall_s": round(time.perf_counter() - start, 4)})
             raise
         wall_s = time.perf_counter() - start
+        reply = replace(reply, text=redact_secrets(reply.text))  # a server may echo the key; no agent sees it
         cost = 0.0 if self._replay is not None else self._prices.cost(self.model, reply.tokens_in, reply.tokens_out)
         self._add_usage(calls=1, tokens_in=reply.tokens_in or 0, tokens_out=reply.tokens_out or 0,
                         cost_usd=cost or 0.0, wall_s=wall_s, retries=reply.retries)

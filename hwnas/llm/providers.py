@@ -16,7 +16,9 @@ Specs:
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from langchain_core.language_models import BaseChatModel
 from pydantic import SecretStr
@@ -26,10 +28,11 @@ from hwnas.llm.client import DEFAULT_PRICES, LLMClient, PriceTable, Transport
 from hwnas.llm.embedded import EmbeddedChatModel, default_threads, embedded_model_path
 from hwnas.llm.random_model import RandomChatModel
 from hwnas.llm.replay import ReplayBook
-from hwnas.trace import TraceWriter
+from hwnas.trace import TraceWriter, register_secret
 
 OPENAI_KEY_VARIABLE = "OPENAI_API_KEY"
 _NO_KEY = "no-key-needed"  # OpenAI-compatible servers without auth still need a non-empty header
+_KEY_PARAMETER = re.compile(r"key|token|secret|password|auth", re.IGNORECASE)
 SPEC_HELP = (
     "embedded, openai:MODEL, openai-compatible:MODEL (with --base-url), replay:PATH, random, or PROVIDER:MODEL"
 )
@@ -59,6 +62,10 @@ def make_llm(
     spec = spec.strip()
     provider, _, name = spec.partition(":")
     prices = prices or DEFAULT_PRICES
+    if base_url and chat_model is None and provider in ("embedded", "random", "replay"):
+        raise UsageError(f"--base-url is for remote providers; {provider} does not use it (drop --base-url)")
+    if base_url:
+        _register_url_credentials(base_url)
     common: dict[str, Any] = {"trace": trace, "temperature": temperature, "seed": seed, "max_tokens": max_tokens,
               "max_retries": max_retries, "backoff_s": backoff_s, "prices": prices, "budget_usd": budget_usd}
     if chat_model is not None:
@@ -92,6 +99,14 @@ def make_llm(
         transport = Transport(json_mode="prompt", remote=True,
                               build_params={"temperature": temperature, "max_tokens": max_tokens})
     return LLMClient(provider=provider, model=name, chat_model=chat, transport=transport, **common)
+
+
+def _register_url_credentials(base_url: str) -> None:
+    """A password or key inside the URL (`https://user:KEY@host/v1`, `?api_key=KEY`) is a secret too."""
+    parts = urlsplit(base_url)
+    for value in (parts.password, *(v for k, v in parse_qsl(parts.query) if _KEY_PARAMETER.search(k))):
+        if value:
+            register_secret(value)
 
 
 def _openai_model(

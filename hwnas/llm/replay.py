@@ -1,11 +1,14 @@
 """`replay:PATH`: answer every LLM call from a recorded trace, offline and at zero cost.
 
-A reply is looked up by the call's `request_key` (agent, messages, schema) and `occurrence` (how many
-times this process had already sent that same request), both written into every `llm_call` record.
-Because the key is the request itself, a resumed run that skips finished calls still finds the replies
-of the calls it does make. A recorded failure (timeout, rate limit...) is raised again as the same error
-type, so a replayed run takes the same path. A call the recording lacks raises `ReplayMismatch`: there
-is no fallback to another model.
+A reply is looked up by the call's `request_key` (agent, round, messages, schema: see
+`hwnas.llm.client.request_key`) and `occurrence` (how many times this process had already sent that
+same request). The key is computed again from each recorded request, so a recording answers whether
+its model had the schema pasted into the prompt or enforced by a grammar (the embedded model), and
+recordings made before the key took that form still replay. Because the key is the request itself, a
+resumed run that skips finished calls still finds the replies of the calls it does make. A finished
+run that made no LLM call is a valid (empty) recording. A recorded failure (timeout, rate limit...) is
+raised again as the same error type, so a replayed run takes the same path. A call the recording lacks
+raises `ReplayMismatch`: there is no fallback to another model.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 
 from hwnas.errors import UsageError
 from hwnas.llm import errors
-from hwnas.llm.client import Reply
+from hwnas.llm.client import Reply, request_key
 from hwnas.trace import read_trace
 
 _REPLAYABLE_ERRORS: dict[str, type[errors.LLMError]] = {
@@ -45,21 +48,23 @@ class ReplayBook:
         if not path.is_file():
             raise UsageError(f"replay file {path} not found; {hint}")
         records: dict[tuple[str, int], dict[str, Any]] = {}
+        finished = False
         for record in _records(path, hint):
+            finished = finished or (record.get("kind") == "note" and record.get("text") == "finished")
             if record.get("kind") != "llm_call":
                 continue
             try:
-                key = (str(record["request_key"]), int(record["occurrence"]))
+                key = (_recorded_key(record), int(record["occurrence"]))
             except (KeyError, TypeError, ValueError):
                 raise UsageError(f"replay file {path} has an llm_call record without request_key/occurrence; "
                                  f"{hint}") from None
             # A resumed recording can hold the same call twice (the one interrupted); both carry the
             # same request, and the first answer is the one the original run continued from.
             records.setdefault(key, record)
-        if not records:
+        if not records and not finished:
             raise UsageError(f"replay file {path} holds no llm_call records; {hint}")
-        first = next(iter(records.values()))
-        return cls(path, records, str(first.get("provider", "")), str(first.get("model", "")))
+        first = next(iter(records.values()), {})
+        return cls(path, records, str(first.get("provider", "")), str(first.get("model", "replay")))
 
     def answer(self, key: str, occurrence: int, agent: str) -> Reply:
         """The recorded reply of this request, or the recorded error raised again."""
@@ -79,6 +84,16 @@ class ReplayBook:
             tokens_out=record.get("tokens_out"),
             finish_reason=record.get("finish_reason"),
         )
+
+
+def _recorded_key(record: dict[str, Any]) -> str:
+    """The request key of a recorded call, computed from its request where the record holds one."""
+    request = record.get("request")
+    if isinstance(request, dict) and {"messages", "schema_name", "schema"} <= request.keys():
+        conversation = [(str(role), str(text)) for role, text in request["messages"]]
+        return request_key(str(record["agent"]), record.get("round"), conversation, str(request["schema_name"]),
+                           request["schema"])
+    return str(record["request_key"])
 
 
 def _records(path: Path, hint: str) -> Iterator[dict[str, Any]]:

@@ -10,7 +10,7 @@ the trace format they read is documented in `docs/trace-format.md`.
 """
 
 from hwnas.runs.export import export_csv, export_document, export_json, run_summary
-from hwnas.runs.records import AGENTS, TraceFilter, format_record, format_records
+from hwnas.runs.records import AGENTS, TraceFilter, distinct_llm_calls, format_record, format_records
 from hwnas.runs.store import (
     RUNNING_WINDOW_S,
     ArchiveRow,
@@ -33,6 +33,7 @@ __all__ = [
     "Run",
     "RunInfo",
     "TraceFilter",
+    "distinct_llm_calls",
     "export_csv",
     "export_document",
     "export_json",

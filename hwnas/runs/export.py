@@ -46,7 +46,8 @@ def run_summary(run: Run, archive: list[ArchiveRow]) -> dict[str, Any]:
 
 
 def export_document(run: Run) -> dict[str, Any]:
-    """Everything exported, as plain JSON data."""
+    """Everything exported, as plain JSON data; a damaged settings file is refused, as `report` and `runs` do."""
+    run.settings()
     archive = run.archive()
     return {
         "run": run.name,

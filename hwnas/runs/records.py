@@ -22,6 +22,30 @@ _BOOKKEEPING: Final = frozenset({"request_key", "occurrence", "finish_reason", "
 """LLM-call fields for replay and diagnosis, shown only in the full form."""
 
 
+def distinct_llm_calls(
+    records: Iterable[dict[str, Any]], seen: set[tuple[Any, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """The `llm_call` records, answered or failed, each call once.
+
+    A call that a resume repeated (its step was cut off before the checkpoint kept its result) has the
+    same `request_key` and `occurrence` as the first; only the first is kept, so a resumed run counts
+    what an uninterrupted run would. The summary, the progress line and the report all count this way.
+    `seen` carries the calls already counted from one batch of records to the next.
+    """
+    seen = set() if seen is None else seen
+    calls = []
+    for record in records:
+        if record.get("kind") != "llm_call":
+            continue
+        if "request_key" in record:
+            call = (record["request_key"], record.get("occurrence"))
+            if call in seen:
+                continue
+            seen.add(call)
+        calls.append(record)
+    return calls
+
+
 @dataclass(frozen=True)
 class TraceFilter:
     """Which records to keep; None keeps all.

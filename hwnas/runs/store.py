@@ -12,6 +12,8 @@ Status of an agent run, first rule that applies:
 3. `interrupted`: otherwise: a run that stopped on an error released its lock, a killed one left a
    lock naming a dead process; either way the checkpoint and trace are there, the summary is not.
 
+`list_runs` shows a folder whose files cannot be read as `damaged` (with the reason) and goes on.
+
 An unfinished run's archive and knowledge base are read from its latest LangGraph checkpoint.
 Damaged files and traces of a newer format version raise `UsageError` with one line saying which file.
 """
@@ -42,7 +44,7 @@ ARCHIVE_COLUMNS: Final = ("arch_str", "partition", "score", "latency_ms", "round
 BENCH_COLUMNS: Final = ("step", "arch_str", "score", "latency_ms", "test_acc")
 _SEARCH_DEPTH: Final = 3
 
-Status = Literal["running", "finished", "interrupted"]
+Status = Literal["running", "finished", "interrupted", "damaged"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +181,12 @@ class Run:
     def settings(self) -> dict[str, Any]:
         """The run's settings (`RunSettings` as a dict); empty if never written."""
         path = self.file("settings.json")
-        return _load_json(path) if path.exists() else {}
+        if not path.exists():
+            return {}
+        settings = _load_json(path)
+        if not isinstance(settings, dict):
+            raise UsageError(f"{path} is damaged (expected an object of settings); restore it or re-run")
+        return settings
 
     def summary(self) -> dict[str, Any] | None:
         """`summary.json` of a finished run, else None."""
@@ -388,7 +395,18 @@ def run_info(path: Path, now: float | None = None) -> RunInfo:
     )
 
 
+def _damaged_info(path: Path, error: UsageError) -> RunInfo:
+    started = path.stat().st_mtime
+    kind: Literal["agent", "bench"] = "agent" if is_agent_run(path) else "bench"
+    return RunInfo(path.name, path, kind, "damaged", started, None, None, None, None, str(error))
+
+
 def list_runs(folder: Path, now: float | None = None) -> list[RunInfo]:
-    """Every run and benchmark under `folder`, newest first."""
-    infos = [run_info(path, now) for path in find_runs(folder)]
+    """Every run and benchmark under `folder`, newest first; one that cannot be read is listed as damaged."""
+    infos = []
+    for path in find_runs(folder):
+        try:
+            infos.append(run_info(path, now))
+        except UsageError as error:
+            infos.append(_damaged_info(path, error))
     return sorted(infos, key=lambda info: info.started or 0.0, reverse=True)

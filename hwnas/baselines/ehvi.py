@@ -1,0 +1,68 @@
+"""`ehvi`: the agent graph's Coordinator tools alone, with no LLM and no graph (Bayesian optimisation).
+
+After a random start (`INITIAL` architectures, spread over the six `conv3` niches as the agent graph's
+first round is), every round refits the surrogate on everything evaluated and evaluates the `ROUND`
+architectures a greedy expected-hypervolume-improvement batch picks among every unevaluated function of
+the space (`hwnas.tools.ranking`). Comparing it with the agent graph separates what the agents add from
+what the surrogate and the ranking give on their own.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+
+from hwnas.errors import UsageError
+from hwnas.evaluation import BudgetedEvaluator, EvaluationRecord
+from hwnas.partition import architecture_at, make_partitioning
+from hwnas.space import distinct_positions
+from hwnas.tools.ranking import Frame, greedy_batch
+from hwnas.tools.surrogate import make_surrogate
+
+INITIAL: Final = 12
+ROUND: Final = 24
+
+
+def search(
+    evaluator: BudgetedEvaluator,
+    rng: np.random.Generator,
+    *,
+    dataset: str = "cifar10",
+    surrogate: str = "gp",
+    round_size: int = ROUND,
+) -> list[EvaluationRecord]:
+    """Spend the budget: a stratified random start, then greedy EHVI batches."""
+    if evaluator.budget <= INITIAL:
+        raise UsageError(
+            f"ehvi needs a budget above its initial design of {INITIAL} architectures, got {evaluator.budget}"
+        )
+    niches = make_partitioning("conv3")
+    first = [niches.sample(i % len(niches), rng) for i in range(min(INITIAL, evaluator.remaining))]
+    evaluator.evaluate_many(first)
+    pool = [architecture_at(p) for p in distinct_positions().values()]
+    keys = {a: a.canonical_key for a in pool}
+    pool_latency = np.asarray(evaluator.latency_model.latency_ms(pool), dtype=np.float64)
+    model = make_surrogate(surrogate, dataset=dataset, seed=int(rng.integers(2**31)))
+    while evaluator.remaining > 0:
+        history = evaluator.history
+        taken = {r.arch.canonical_key for r in history}
+        open_ = np.array([keys[a] not in taken for a in pool])
+        candidates = [a for a, keep in zip(pool, open_, strict=True) if keep]
+        if not candidates:
+            break
+        scores = np.array([r.score for r in history])
+        latencies = np.array([r.latency_ms for r in history])
+        frame = Frame.around(scores, np.concatenate([latencies, pool_latency]))
+        model.fit([r.arch for r in history], scores)
+        mean, std = model.predict(candidates)
+        front = np.column_stack([frame.loss(scores), frame.latency(latencies)])
+        picks = greedy_batch(
+            front,
+            frame.loss(mean),
+            frame.loss_std(std),
+            frame.latency(pool_latency[open_]),
+            min(round_size, evaluator.remaining),
+        )
+        evaluator.evaluate_many([candidates[p.index] for p in picks])
+    return evaluator.history

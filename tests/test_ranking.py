@@ -1,0 +1,131 @@
+"""The Coordinator's free information: the surrogate, the EHVI ranking, and the options a Generator sees."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pymoo.indicators.hv import HV
+from scipy.stats import kendalltau
+
+from hwnas.benchmark import BenchmarkTables
+from hwnas.errors import UsageError
+from hwnas.partition import make_partitioning
+from hwnas.registry import make_estimator, make_latency_model
+from hwnas.space import Architecture, SearchSpace
+from hwnas.tools.ranking import REFERENCE, expected_improvement, greedy_batch
+from hwnas.tools.surrogate import SURROGATES, make_surrogate
+
+
+def sample(count: int, seed: int) -> list[Architecture]:
+    rng = np.random.default_rng(seed)
+    return [SearchSpace().sample(rng) for _ in range(count)]
+
+
+@pytest.mark.parametrize("name", sorted(SURROGATES))
+def test_surrogate_fits_and_is_surer_near_its_data(name: str, tables: BenchmarkTables) -> None:
+    estimator = make_estimator("oracle-val", dataset="cifar10", tables=tables)
+    train = sample(60, seed=0)
+    model = make_surrogate(name, dataset="cifar10", seed=0)
+    model.fit(train, estimator.predict(train))
+    seen_mean, seen_std = model.predict(train)
+    unseen = [a for a in sample(200, seed=1) if a not in set(train)]
+    unseen_mean, unseen_std = model.predict(unseen)
+    truth = estimator.predict(unseen)
+    assert kendalltau(unseen_mean, truth)[0] > 0.3  # it learnt something
+    assert np.mean(np.abs(seen_mean - estimator.predict(train))) < np.mean(np.abs(unseen_mean - truth))
+    assert seen_std.mean() < unseen_std.mean()
+    again = make_surrogate(name, dataset="cifar10", seed=0)
+    again.fit(train, estimator.predict(train))
+    assert np.array_equal(again.predict(unseen)[0], unseen_mean)  # deterministic under a seed
+
+
+def test_unknown_surrogate_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="unknown surrogate 'forest'; accepted: gp, trees"):
+        make_surrogate("forest", dataset="cifar10")
+
+
+FRONT = np.array([[0.2, 0.8], [0.5, 0.5], [0.8, 0.2]])
+"""A hand-built front (both objectives minimised)."""
+
+
+def exact_improvement(point: list[float]) -> float:
+    hv = HV(ref_point=np.array([REFERENCE, REFERENCE]))
+    return float(hv(np.vstack([FRONT, point])) - hv(FRONT))
+
+
+def test_ehvi_is_the_exact_improvement_when_certain() -> None:
+    points = [[0.1, 0.9], [0.3, 0.3], [0.6, 0.6], [0.9, 0.05]]
+    mean, latency = np.array([p[0] for p in points]), np.array([p[1] for p in points])
+    got = expected_improvement(FRONT, mean, np.full(len(points), 1e-9), latency)
+    assert got == pytest.approx([exact_improvement(p) for p in points], abs=1e-9)
+    assert got[2] == pytest.approx(0.0, abs=1e-9)  # dominated by (0.5, 0.5)
+
+
+def test_a_candidate_that_extends_the_front_ranks_above_a_dominated_one() -> None:
+    mean = np.array([0.6, 0.3, 0.9])  # dominated / fills the gap at latency 0.3 / slower and worse
+    latency = np.array([0.6, 0.3, 0.9])
+    gains = expected_improvement(FRONT, mean, np.full(3, 0.02), latency)
+    assert np.argmax(gains) == 1 and gains[1] > 10 * gains[0]
+    # Uncertainty is worth something: the same dominated mean with a wide spread may still improve.
+    assert expected_improvement(FRONT, mean[:1], np.array([0.3]), latency[:1])[0] > gains[0]
+
+
+def test_greedy_batch_spreads_along_latency() -> None:
+    # Two candidates in the same gap, one in another gap: the second pick goes to the other gap.
+    mean, latency = np.array([0.3, 0.31, 0.6]), np.array([0.3, 0.31, 0.1])
+    picks = greedy_batch(FRONT, mean, np.full(3, 1e-6), latency, 2)
+    assert [p.index for p in picks] == [0, 2] and picks[0].gain > 0
+
+
+def test_options_carry_prediction_latency_and_gain(tables: BenchmarkTables) -> None:
+    from hwnas.graph.state import Evaluated, PartitionTask
+    from hwnas.tools.coordinator import OPTIONS_PER_SLOT, Coordinator
+
+    parts = make_partitioning("conv3", dataset="cifar10", tables=tables)
+    latency = make_latency_model("fpga", dataset="cifar10", tables=tables)
+    estimator = make_estimator("oracle-val", dataset="cifar10", tables=tables)
+    coordinator = Coordinator(estimator, latency, parts, make_surrogate("gp", dataset="cifar10"))
+    evaluated = sample(30, seed=2)
+    archive = [
+        Evaluated(arch=str(a), key=a.canonical_key, partition=parts.assign(a), score=float(s), latency_ms=float(t),
+                  round=0, operator="init", parents=[], rationale="")
+        for a, s, t in zip(evaluated, estimator.predict(evaluated), latency.latency_ms(evaluated), strict=True)
+    ]  # fmt: skip
+    coordinator.reset(archive)
+    task = PartitionTask(round=1, attempt=0, partition=3, slots=2, strategy="explore", note="", parents=[],
+                         heuristics=[], rejections=[], options=[])  # fmt: skip
+    heuristic = {"id": 7, "from_op": "any", "to_op": "skip_connect", "edge": -1, "accuracy": "up", "latency": "down"}
+    parent = next(r["arch"] for r in archive if r["partition"] == 3)
+    task["parents"] = [{"arch": parent, "score": 0.0, "latency_ms": 0.0}]
+    options = coordinator.offer(archive, task, np.random.default_rng(0), [heuristic])
+    ranked = [o for o in options if o["rationale"].startswith("o")]
+    assert [o["rationale"] for o in ranked] == [f"o{i}" for i in range(1, OPTIONS_PER_SLOT * 2 + 1)]
+    archs = [Architecture.parse(o["arch"]) for o in options]
+    assert all(parts.assign(a) == 3 and a.is_valid for a in archs)
+    assert len({a.canonical_key for a in archs}) == len(archs)
+    assert not {a.canonical_key for a in archs} & {r["key"] for r in archive}
+    assert [o["latency_ms"] for o in options] == pytest.approx(latency.latency_ms(archs).tolist())
+    mean, std = coordinator.surrogate.predict(archs)
+    assert [o["predicted"] for o in options] == pytest.approx(mean.tolist())
+    assert [o["uncertainty"] for o in options] == pytest.approx(std.tolist())
+    assert all(o["gain"] >= 0 for o in options) and ranked[0]["gain"] >= ranked[1]["gain"]
+    # The kept heuristic adds its best child of the parent: one edit to skip_connect.
+    (child,) = [o for o in options if o["rationale"] == "h7"]
+    assert child["operator"] == "heuristic" and child["parents"] == [parent]
+    assert [op for _, _, op in Architecture.parse(child["arch"]).edits_from(Architecture.parse(parent))] == [
+        "skip_connect"
+    ]
+
+
+def test_generator_prompt_lists_each_option_with_its_figures() -> None:
+    from hwnas.agents.generator import deal_options, describe_option, generator_messages
+    from hwnas.graph.state import Option, PartitionTask
+
+    option = Option(partition=2, arch="|nor_conv_3x3~0|+|none~0|skip_connect~1|+|nor_conv_1x1~0|none~1|avg_pool_3x3~2|",
+                    operator="ranked", parents=[], rationale="o1", predicted=0.7123, uncertainty=0.0311,
+                    latency_ms=1.234, gain=4.06)  # fmt: skip
+    assert describe_option(option) == "o1: [c3x3 none skip c1x1 none pool] | 0.712±0.031 | 1.23 ms | gain 4.1"
+    task = PartitionTask(round=1, attempt=0, partition=2, slots=1, strategy="exploit", note="", parents=[],
+                         heuristics=[], rejections=[], options=[option])  # fmt: skip
+    assert describe_option(option) in generator_messages(task, "exactly one nor_conv_3x3 edge", 1)[1][1]
+    assert deal_options([f"o{i}" for i in range(1, 8)], 3) == [["o1", "o4", "o7"], ["o2", "o5"], ["o3", "o6"]]
