@@ -54,6 +54,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
+    # hwnas runs torch single-threaded (`torch_threads(1)`), but OpenMP sizes its thread pool from this
+    # variable once, when torch is imported; left unset, the idle threads compete on a busy machine and
+    # Optuna's GPSampler (`gp`) proposes several times slower, as its documentation warns.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     words = list(sys.argv[1:] if argv is None else argv)
     command = next((w for w in words if not w.startswith("-")), "")
     args = build_parser(command).parse_args(words)

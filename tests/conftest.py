@@ -14,6 +14,9 @@ from hwnas.llm.random_model import RandomChatModel
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+# As `hwnas.cli.main` does, before any test module imports torch: one OpenMP thread (see there).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:

@@ -13,7 +13,7 @@ from typing import Final
 
 import numpy as np
 
-from hwnas.baselines import ehvi, local_search, nsga2, random_search, stratified_random_search
+from hwnas.baselines import ehvi, gp, local_search, nsga2, random_search, stratified_random_search, tpe
 from hwnas.errors import UsageError
 from hwnas.evaluation import BudgetedEvaluator, EvaluationRecord
 from hwnas.partition import Partitioning
@@ -25,6 +25,8 @@ SEARCHERS: Final[dict[str, Searcher]] = {
     "rs-partition": stratified_random_search.search,
     "nsga2": nsga2.search,
     "ls": local_search.search,
+    "tpe": tpe.search,
+    "gp": gp.search,
     "ehvi": ehvi.search,
 }
 

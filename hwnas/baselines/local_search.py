@@ -9,17 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from hwnas.baselines.random_search import draw_unseen
 from hwnas.evaluation import BudgetedEvaluator, EvaluationRecord
-from hwnas.partition import architecture_at
-from hwnas.space import SPACE_SIZE
-
-
-def _restart(evaluator: BudgetedEvaluator, rng: np.random.Generator) -> None:
-    while True:
-        arch = architecture_at(int(rng.integers(SPACE_SIZE)))
-        if evaluator.lookup(arch) is None:
-            evaluator.evaluate(arch)
-            return
 
 
 def search(evaluator: BudgetedEvaluator, rng: np.random.Generator) -> list[EvaluationRecord]:
@@ -28,7 +19,7 @@ def search(evaluator: BudgetedEvaluator, rng: np.random.Generator) -> list[Evalu
     while evaluator.remaining > 0:
         unexplored = [r for r in evaluator.archive.front if r.arch_str not in explored]
         if not unexplored:
-            _restart(evaluator, rng)
+            evaluator.evaluate(draw_unseen(evaluator, rng))
             continue
         current = unexplored[int(rng.integers(len(unexplored)))]
         explored.add(current.arch_str)

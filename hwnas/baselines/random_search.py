@@ -20,3 +20,11 @@ def search(evaluator: BudgetedEvaluator, rng: np.random.Generator) -> list[Evalu
             picked.append(arch)
     evaluator.evaluate_many(picked)
     return evaluator.history
+
+
+def draw_unseen(evaluator: BudgetedEvaluator, rng: np.random.Generator) -> Architecture:
+    """Draw architectures uniformly until one has not been evaluated yet (the budget must not be spent)."""
+    while True:
+        arch = architecture_at(int(rng.integers(SPACE_SIZE)))
+        if evaluator.lookup(arch) is None:
+            return arch

@@ -2,7 +2,7 @@ r"""`hwnas bench`: run baseline searchers over seeds on one (dataset, device) an
 
 Example::
 
-    hwnas bench --methods rs,rs-partition,nsga2,ls --dataset cifar10 --device fpga --budget 120 \\
+    hwnas bench --methods rs,rs-partition,nsga2,ls,tpe,gp --dataset cifar10 --device fpga --budget 120 \\
         --seeds 10 --estimator oracle-val --out bench/fpga-120
 
 Python equivalent: `hwnas.harness.run_benchmark(tables=load_tables(data), methods=[...], ...)`.
