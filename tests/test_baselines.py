@@ -72,9 +72,9 @@ def test_stratified_search_takes_partitions_in_turn(tables: BenchmarkTables) -> 
 
 def test_nsga2_and_local_search_beat_random_search_at_a_moderate_budget(tables: BenchmarkTables) -> None:
     """A sanity check that the guided searchers use their feedback: best validation score found."""
-    methods = ("rs", "nsga2", "ls", "ehvi")
+    methods = ("rs", "nsga2", "ls")  # ehvi has its own, cheaper check below
     best = {m: np.mean([max(s for _, s, _ in _run(tables, m, 200, seed)) for seed in range(5)]) for m in methods}
-    assert best["nsga2"] > best["rs"] and best["ls"] > best["rs"] and best["ehvi"] > best["rs"]
+    assert best["nsga2"] > best["rs"] and best["ls"] > best["rs"]
 
 
 def test_optuna_loop_leaves_a_sampler_stuck_on_one_architecture_for_random_unseen_ones(
