@@ -12,6 +12,7 @@ from hwnas.campaign import (
     NOT_RUN,
     Cell,
     campaign_markdown,
+    export_results,
     load_campaign,
     parse_campaign,
     pending_units,
@@ -89,6 +90,13 @@ def test_tables_and_plots_are_regenerated_from_results(data_dir: Path, tmp_path:
     assert sum(methods[m]["wins"]["hv_b"] for m in ("rs", "nsga2", "agent-no-llm")) >= 2
     assert methods["agent-no-llm"]["llm_calls"] > 0 and abs(sum(methods["rs"]["partition_share"]) - 1) < 1e-3
     assert 0 < methods["rs"]["latency_coverage"]["mean"] <= 1
+
+    # The compact export rebuilds the same results on its own, from one CSV per unit in evaluation order.
+    exported = tmp_path / "results" / "tiny"
+    assert export_results(campaign, out, exported) == 6
+    rows = (exported / "fpga-b24-oracle-val-nsga2" / "seed1.csv").read_text().splitlines()
+    assert rows[0] == "step,arch_str,score,latency_ms" and len(rows) == 25
+    assert summarise_campaign(campaign, exported, data=str(data_dir))["groups"] == results["groups"]
 
     plots = write_plots(results, tmp_path / "plots")
     assert [p.name for p in plots] == ["tiny-hv_b.png", "tiny-igd.png", "tiny-bias.png"]
