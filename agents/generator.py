@@ -57,7 +57,7 @@ def reply_schema(options: list[list[str]]) -> type[GeneratorReply]:
 SHORT_OPS = {
     "none": "none", "skip_connect": "skip", "nor_conv_1x1": "c1x1", "nor_conv_3x3": "c3x3", "avg_pool_3x3": "pool",
 }  # fmt: skip
-"""Short op names for option lists: an option line costs about half the tokens with them."""
+"""Short op names keep each option line of the Generator's prompt short (prompt tokens cost time)."""
 
 
 def describe_arch(arch: Architecture) -> str:

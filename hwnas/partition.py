@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Final
 
 import numpy as np
@@ -21,7 +22,7 @@ import numpy as np
 from hwnas.benchmark import BenchmarkTables
 from hwnas.cost import dataset_shape, flops_m, params_m
 from hwnas.errors import UsageError
-from hwnas.space import NUM_EDGES, OPS, SPACE_SIZE, Architecture, SearchSpace
+from hwnas.space import NUM_EDGES, OPS, SPACE_SIZE, Architecture, SearchSpace, distinct_positions
 
 AXES: Final = ("conv3", "flops", "params", "latency", "none")
 
@@ -103,6 +104,12 @@ class Partitioning:
 def architecture_at(position: int) -> Architecture:
     """Return the architecture at `position` in `SearchSpace` order (inverse of `space_position`)."""
     return Architecture.from_codes(((position // _PLACE_VALUES) % len(OPS)).tolist())
+
+
+@cache
+def distinct_architectures() -> tuple[Architecture, ...]:
+    """One architecture per function a valid cell computes (`distinct_positions`), in `SearchSpace` order."""
+    return tuple(architecture_at(p) for p in distinct_positions().values())
 
 
 def _conv3_niche(arch: Architecture) -> int:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from functools import cache, cached_property
+from functools import cached_property
 from typing import Any, Final, Literal
 
 import numpy as np
@@ -33,11 +33,11 @@ from hwnas.errors import UsageError
 from hwnas.evaluation import Estimator, LatencyModel
 from hwnas.graph.context import Context
 from hwnas.graph.state import CLEAR, Evaluated, Option, PartitionTask, Proposal, SearchState
-from hwnas.partition import Partitioning, architecture_at
-from hwnas.space import Architecture, distinct_positions
+from hwnas.partition import Partitioning, distinct_architectures
+from hwnas.space import Architecture
 from hwnas.tools.evidence import ANY_EDGE
 from hwnas.tools.moves import ALL_FAMILIES, candidate_moves, families_for
-from hwnas.tools.ranking import Frame, greedy_batch
+from hwnas.tools.ranking import Frame, rank
 from hwnas.tools.surrogate import Surrogate
 
 SAMPLES_PER_SLOT = 3
@@ -145,30 +145,28 @@ class Coordinator:
         mean, std = self.surrogate.predict([Architecture.parse(a) for a in archs])
         return [(float(m), float(s)) for m, s in zip(mean, std, strict=True)]
 
-    def fit_surrogate(self, archive: list[Evaluated]) -> float:
-        """Refit the surrogate on the archive unless it already was; returns the seconds the fit took.
+    def fit_surrogate(self, archive: list[Evaluated]) -> None:
+        """Refit the surrogate on the archive unless it already was (`surrogate_seconds` adds the time).
 
         The frame for expected gains spans the archive's scores and the latencies of the archive and of
         every candidate the partitions can offer, so gains compare across partitions.
         """
         evaluated = tuple(r["arch"] for r in archive)
         if evaluated == self._fitted_on:
-            return 0.0
+            return
         started = time.perf_counter()
         scores = np.array([r["score"] for r in archive])
         latencies = np.array([r["latency_ms"] for r in archive])
         self.surrogate.fit([Architecture.parse(a) for a in evaluated], scores)
         pool = self._pool_latencies if self.candidates == "partition" else latencies
         self._frame = Frame.around(scores, np.concatenate([latencies, pool]))
-        self._front = np.column_stack([self._frame.loss(scores), self._frame.latency(latencies)])
+        self._front = self._frame.points(scores, latencies)
         self._fitted_on = evaluated
-        seconds = time.perf_counter() - started
-        self.surrogate_seconds += seconds
-        return seconds
+        self.surrogate_seconds += time.perf_counter() - started
 
     @cached_property
     def _pool_latencies(self) -> np.ndarray:
-        return np.asarray(self.latency_model.latency_ms(_pool()), dtype=np.float64)
+        return np.asarray(self.latency_model.latency_ms(distinct_architectures()), dtype=np.float64)
 
     def candidates_of(
         self, partition: int, parents: list[str], strategy: str, wanted: int, rng: np.random.Generator
@@ -176,7 +174,7 @@ class Coordinator:
         """Unranked legal candidates: every untried function of the partition, or the parents' legal moves."""
         if self.candidates == "moves":
             return self.legal_moves(parents, partition, strategy, wanted, rng)
-        pool = _pool()
+        pool = distinct_architectures()
         return [
             Proposal(partition=partition, arch=str(pool[i]), operator="ranked", parents=[], rationale="")
             for i in np.flatnonzero(self._pool_partitions == partition)
@@ -185,7 +183,7 @@ class Coordinator:
 
     @cached_property
     def _pool_partitions(self) -> np.ndarray:
-        return np.array([self.partitioning.assign(a) for a in _pool()])
+        return np.array([self.partitioning.assign(a) for a in distinct_architectures()])
 
     def offer(
         self,
@@ -231,13 +229,7 @@ class Coordinator:
         archs = [c["arch"] for c in candidates]
         latency = np.array(self.tools["lookup_latency"].invoke({"archs": archs}))
         mean, std = self.surrogate.predict([Architecture.parse(a) for a in archs])
-        picks = greedy_batch(
-            self._front,
-            self._frame.loss(mean),
-            widen * self._frame.loss_std(std),
-            self._frame.latency(latency),
-            count,
-        )
+        picks = rank(self._frame, self._front, mean, std, latency, count, widen)
         return [
             Option(
                 partition=candidates[p.index]["partition"],
@@ -296,12 +288,6 @@ def heuristic_children(heuristic: Mapping[str, Any], parents: list[str], partiti
                     )
                 )
     return children
-
-
-@cache
-def _pool() -> tuple[Architecture, ...]:
-    """One architecture per function a valid cell computes: what `partition` candidates are drawn from."""
-    return tuple(architecture_at(p) for p in distinct_positions().values())
 
 
 def knowledge_in_use(state: SearchState, ctx: Context) -> list[dict[str, Any]]:

@@ -56,6 +56,10 @@ class Frame:
         """f2: 0 at the fastest latency, 1 at the slowest."""
         return (np.asarray(latencies, dtype=np.float64) - self.latency_low) / (self.latency_high - self.latency_low)
 
+    def points(self, scores: np.ndarray, latencies: np.ndarray) -> np.ndarray:
+        """Evaluated (score, latency) pairs as (f1, f2) rows: the front the ranking improves on."""
+        return np.column_stack([self.loss(scores), self.latency(latencies)])
+
 
 def expected_improvement(
     front: np.ndarray, loss_mean: np.ndarray, loss_std: np.ndarray, latency: np.ndarray
@@ -102,3 +106,19 @@ def greedy_batch(
         remaining[best] = False
         front = np.vstack([front, [loss_mean[best], latency[best]]])
     return picks
+
+
+def rank(
+    frame: Frame,
+    front: np.ndarray,
+    mean: np.ndarray,
+    std: np.ndarray,
+    latency: np.ndarray,
+    count: int,
+    widen: float = 1.0,
+) -> list[Ranked]:
+    """`greedy_batch` on candidates given in the estimator's and latency model's own units.
+
+    `widen` scales the surrogate's standard deviations before ranking.
+    """
+    return greedy_batch(front, frame.loss(mean), widen * frame.loss_std(std), frame.latency(latency), count)

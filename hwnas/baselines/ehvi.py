@@ -15,9 +15,8 @@ import numpy as np
 
 from hwnas.errors import UsageError
 from hwnas.evaluation import BudgetedEvaluator, EvaluationRecord
-from hwnas.partition import architecture_at, make_partitioning
-from hwnas.space import distinct_positions
-from hwnas.tools.ranking import Frame, greedy_batch
+from hwnas.partition import distinct_architectures, make_partitioning
+from hwnas.tools.ranking import Frame, rank
 from hwnas.tools.surrogate import make_surrogate
 
 INITIAL: Final = 12
@@ -40,7 +39,7 @@ def search(
     niches = make_partitioning("conv3")
     first = [niches.sample(i % len(niches), rng) for i in range(min(INITIAL, evaluator.remaining))]
     evaluator.evaluate_many(first)
-    pool = [architecture_at(p) for p in distinct_positions().values()]
+    pool = distinct_architectures()
     keys = {a: a.canonical_key for a in pool}
     pool_latency = np.asarray(evaluator.latency_model.latency_ms(pool), dtype=np.float64)
     model = make_surrogate(surrogate, dataset=dataset, seed=int(rng.integers(2**31)))
@@ -56,13 +55,7 @@ def search(
         frame = Frame.around(scores, np.concatenate([latencies, pool_latency]))
         model.fit([r.arch for r in history], scores)
         mean, std = model.predict(candidates)
-        front = np.column_stack([frame.loss(scores), frame.latency(latencies)])
-        picks = greedy_batch(
-            front,
-            frame.loss(mean),
-            frame.loss_std(std),
-            frame.latency(pool_latency[open_]),
-            min(round_size, evaluator.remaining),
-        )
+        front = frame.points(scores, latencies)
+        picks = rank(frame, front, mean, std, pool_latency[open_], min(round_size, evaluator.remaining))
         evaluator.evaluate_many([candidates[p.index] for p in picks])
     return evaluator.history
