@@ -18,12 +18,12 @@ import numpy as np
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, create_model
 
+from hwnas.core.space import SearchSpace
 from hwnas.graph.context import Context
 from hwnas.graph.state import Option, PartitionTask, Proposal
 from hwnas.llm import LLMError
 from hwnas.llm.schemas import one_of
 from hwnas.prompts import render
-from hwnas.space import Architecture
 
 AGENT = "generator"
 
@@ -54,27 +54,22 @@ def reply_schema(options: list[list[str]]) -> type[GeneratorReply]:
     return create_model("GeneratorReply", __base__=GeneratorReply, **fields)
 
 
-SHORT_OPS = {
-    "none": "none", "skip_connect": "skip", "nor_conv_1x1": "c1x1", "nor_conv_3x3": "c3x3", "avg_pool_3x3": "pool",
-}  # fmt: skip
-"""Short op names keep each option line of the Generator's prompt short (prompt tokens cost time)."""
+def describe_option(option: Option, space: SearchSpace) -> str:
+    """One option line: `o1: [c3x3 none skip c1x1 pool c3x3] | 0.712±0.031 | 1.23 ms | gain 4.1`.
 
-
-def describe_arch(arch: Architecture) -> str:
-    """Edges 0..5 as a compact list for prompts: `[c3x3 none skip c1x1 pool c3x3]`."""
-    return "[" + " ".join(SHORT_OPS[op] for op in arch.ops) + "]"
-
-
-def describe_option(option: Option) -> str:
-    """One option line: `o1: [edges] | 0.712±0.031 | 1.23 ms | gain 4.1`."""
+    The ops are the space's short names, slot by slot: prompt tokens cost time on the embedded model.
+    """
+    ops = " ".join(space.short_ops[op] for op in space.parse(option["arch"]).ops)
     return (
-        f"{option['rationale']}: {describe_arch(Architecture.parse(option['arch']))} | "
+        f"{option['rationale']}: [{ops}] | "
         f"{option['predicted']:.3f}±{option['uncertainty']:.3f} | {option['latency_ms']:.3g} ms | "
         f"gain {option['gain']:.2g}"
     )
 
 
-def generator_messages(task: PartitionTask, partition_text: str, children: int) -> list[tuple[str, str]]:
+def generator_messages(
+    task: PartitionTask, partition_text: str, children: int, space: SearchSpace
+) -> list[tuple[str, str]]:
     """The system and user messages for one Generator call (fixed text first, so llama.cpp reuses it)."""
     rejections = (
         "Your previous children were rejected:\n" + "\n".join(f"- {r}" for r in task["rejections"]) + "\n"
@@ -83,12 +78,13 @@ def generator_messages(task: PartitionTask, partition_text: str, children: int) 
     )
     user = render(
         "generator",
-        space=render("space"),
+        space=space.describe(),
+        slots=f"{space.slot_noun}s 0..{len(space.slots) - 1}",
         partition=partition_text,
         strategy=task["strategy"],
         note=task["note"],
         heuristics="\n".join(task["heuristics"]) or "(none yet)",
-        options="\n".join(describe_option(o) for o in task["options"]),
+        options="\n".join(describe_option(o, space) for o in task["options"]),
         children=children,
         rejections=rejections,
     )
@@ -116,7 +112,7 @@ def generator_node(task: PartitionTask, runtime: Runtime[Context]) -> dict[str, 
         try:
             reply = ctx.llm.structured(
                 agent=AGENT,
-                messages=generator_messages(task, partition_text, children),
+                messages=generator_messages(task, partition_text, children, ctx.space),
                 schema=reply_schema(lists),
                 context=trace_fields,
             )

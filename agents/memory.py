@@ -27,14 +27,16 @@ AGENT = "memory"
 
 def memory_messages(state: SearchState, ctx: Context) -> list[tuple[str, str]]:
     """The system and user messages for one memory call."""
-    evidence = summarise(edit_effects(state.get("archive", [])))
+    evidence = summarise(edit_effects(ctx.space, state.get("archive", [])))
+    noun = ctx.space.slot_noun
     user = render(
         "memory",
-        space=render("space"),
+        space=ctx.space.describe(),
+        noun=noun,
         dataset=ctx.settings.dataset,
         device=ctx.settings.device,
-        evidence="\n".join(evidence) or "(no single-edge edits observed yet)",
-        knowledge="\n".join(heuristic_lines(state.get("knowledge", {}))) or "(empty)",
+        evidence="\n".join(evidence) or f"(no single-{noun} edits observed yet)",
+        knowledge="\n".join(heuristic_lines(state.get("knowledge", {}), noun)) or "(empty)",
     )
     return [("system", "You distil design rules from experiments. Answer in JSON."), ("user", user)]
 
@@ -46,7 +48,7 @@ def memory_node(state: SearchState, runtime: Runtime[Context]) -> dict[str, Any]
     knowledge: dict[str, Any] = state.get("knowledge", {"version": 0, "heuristics": [], "history": []})
     if not ctx.settings.use_knowledge:
         return {}
-    edits = supported_edits(edit_effects(state.get("archive", [])))
+    edits = supported_edits(edit_effects(ctx.space, state.get("archive", [])))
     update = KnowledgeUpdate()
     if not edits:
         ctx.trace.write("decision", agent=AGENT, round=round_number, outcome="no edit has enough evidence yet")
@@ -61,6 +63,6 @@ def memory_node(state: SearchState, runtime: Runtime[Context]) -> dict[str, Any]
             )
         except LLMError as error:
             ctx.trace.write("decision", agent=AGENT, round=round_number, outcome="failed", error=str(error))
-    new_knowledge, changes = apply_update(knowledge, update, state.get("archive", []), round_number)
+    new_knowledge, changes = apply_update(knowledge, update, state.get("archive", []), round_number, ctx.space)
     ctx.trace.write("decision", agent=AGENT, round=round_number, proposed=update.model_dump(), **changes)
     return {"knowledge": new_knowledge}

@@ -16,12 +16,12 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field, create_model
 
 from hwnas.graph.context import Context, RunSettings
+from hwnas.graph.coordinator import budget_left, knowledge_in_use, move_rng
 from hwnas.graph.state import Evaluated, Parent, PartitionTask, SearchState
 from hwnas.llm import LLMError
 from hwnas.llm.schemas import one_of
 from hwnas.pareto import non_dominated_records
 from hwnas.prompts import render
-from hwnas.tools.coordinator import knowledge_in_use, move_rng
 from hwnas.tools.knowledge import heuristic_lines
 
 AGENT = "navigator"
@@ -189,7 +189,7 @@ def navigator_messages(
     settings = ctx.settings
     user = render(
         "navigator",
-        space=render("space"),
+        space=ctx.space.describe(),
         dataset=settings.dataset,
         device=settings.device,
         budget_left=budget_left,
@@ -197,7 +197,7 @@ def navigator_messages(
         round_size=settings.round_size,
         partitions=_partition_table(state, ctx, gains),
         history=_history(state),
-        knowledge="\n".join(heuristic_lines(state.get("knowledge", {}))) or "(none yet)",
+        knowledge="\n".join(heuristic_lines(state.get("knowledge", {}), ctx.space.slot_noun)) or "(none yet)",
     )
     return [("system", "You plan a neural architecture search. Answer in JSON."), ("user", user)]
 
@@ -234,7 +234,7 @@ def navigator_node(state: SearchState, runtime: Runtime[Context]) -> dict[str, A
     ctx = runtime.context
     settings: RunSettings = ctx.settings
     round_number = state.get("round", 0) + 1
-    budget_left = settings.budget - len(state.get("archive", []))
+    remaining = budget_left(state, ctx)
     active = active_partitions(state, ctx)
     fitted_before = ctx.coordinator.surrogate_seconds
     gains = expected_gains(state, ctx, active)
@@ -245,7 +245,7 @@ def navigator_node(state: SearchState, runtime: Runtime[Context]) -> dict[str, A
         try:
             plan = ctx.llm.structured(
                 agent=AGENT,
-                messages=navigator_messages(state, ctx, budget_left, gains),
+                messages=navigator_messages(state, ctx, remaining, gains),
                 schema=plan_schema(active),
                 context={"round": round_number},
             )
@@ -253,10 +253,10 @@ def navigator_node(state: SearchState, runtime: Runtime[Context]) -> dict[str, A
         except LLMError as error:
             ctx.trace.write("decision", agent=AGENT, round=round_number, outcome="failed", error=str(error))
             plan, asked = NavigatorPlan(summary="Navigator failed; guardrail allocation"), {}
-    orders, overrides = apply_guardrail(asked, active, settings.round_size, budget_left)
+    orders, overrides = apply_guardrail(asked, active, settings.round_size, remaining)
     if overrides:
         ctx.trace.write("guardrail", agent=AGENT, round=round_number, overrides=overrides)
-    knowledge = heuristic_lines(state.get("knowledge", {})) if settings.use_knowledge else []
+    knowledge = heuristic_lines(state.get("knowledge", {}), ctx.space.slot_noun) if settings.use_knowledge else []
     ctx.coordinator.reset(state.get("archive", []))
     tasks = {}
     for p, order in sorted(orders.items()):

@@ -14,10 +14,9 @@ import time
 import numpy as np
 from scipy.stats import kendalltau
 
-from hwnas.benchmark import load_tables
-from hwnas.partition import architecture_at
 from hwnas.registry import make_estimator
-from hwnas.space import distinct_positions
+from hwnas.spaces.nb201 import NB201
+from hwnas.spaces.nb201.tables import load_tables
 from hwnas.tools.surrogate import make_surrogate
 
 DRAWS = 5
@@ -27,7 +26,7 @@ UNSEEN = 1000
 def main(estimator_name: str, sizes: list[int], surrogates: list[str]) -> None:
     """Print one line per (training size, surrogate)."""
     tables = load_tables()
-    pool = [architecture_at(p) for p in distinct_positions().values()]
+    pool = list(NB201.distinct_architectures)
     estimator = make_estimator(estimator_name, dataset="cifar10", tables=tables)
     for n in sizes:
         for name in surrogates:
@@ -36,7 +35,7 @@ def main(estimator_name: str, sizes: list[int], surrogates: list[str]) -> None:
                 order = np.random.default_rng(seed).permutation(len(pool))
                 train = [pool[i] for i in order[:n]]
                 test = [pool[i] for i in order[n : n + UNSEEN]]
-                model = make_surrogate(name, dataset="cifar10", seed=seed)
+                model = make_surrogate(name, space=NB201, dataset="cifar10", seed=seed)
                 started = time.perf_counter()
                 model.fit(train, estimator.predict(train))
                 mean, std = model.predict(test)

@@ -13,9 +13,10 @@ from dataclasses import MISSING, asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any, Final
 
 from hwnas.errors import UsageError
-from hwnas.space import SPACE_SIZE
+from hwnas.spaces import get_space
 
 if TYPE_CHECKING:  # the services import the graph's types themselves
+    from hwnas.core.space import SearchSpace
     from hwnas.llm import LLMClient
     from hwnas.partition import Partitioning
     from hwnas.tools.coordinator import Coordinator
@@ -44,6 +45,8 @@ def _flag(name: str) -> str:
 class RunSettings:
     """Everything that determines a search; two runs with equal settings and replies are identical."""
 
+    space: str = "nb201"
+    """The search space, by name (`hwnas.spaces`)."""
     dataset: str = "cifar10"
     device: str = "fpga"
     estimator: str = "zc"
@@ -90,8 +93,9 @@ class RunSettings:
             raise UsageError(
                 f"unknown --generator-policy {self.generator_policy!r}; accepted: {', '.join(GENERATOR_POLICIES)}"
             )
-        if self.budget > SPACE_SIZE:
-            raise UsageError(f"--budget must be at most {SPACE_SIZE} (the space's size), got {self.budget}")
+        size = get_space(self.space).size
+        if self.budget > size:
+            raise UsageError(f"--budget must be at most {size} (the space's size), got {self.budget}")
         if not math.isfinite(self.stable_eps) or self.stable_eps < 0:
             raise UsageError(f"--eps must be a non-negative number, got {self.stable_eps}")
 
@@ -118,6 +122,7 @@ class Context:
     """What every node may use: the settings and the live services of this process."""
 
     settings: RunSettings
+    space: SearchSpace
     llm: LLMClient
     coordinator: Coordinator
     partitioning: Partitioning

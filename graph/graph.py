@@ -18,9 +18,9 @@ from hwnas.agents.generator import generator_node
 from hwnas.agents.memory import memory_node
 from hwnas.agents.navigator import navigator_node
 from hwnas.graph.context import Context, RunSettings
-from hwnas.graph.progress import assess_node, route_after_assess
+from hwnas.graph.coordinator import coordinator_node, initialise_node, route_after_coordinator
 from hwnas.graph.state import PartitionTask, SearchState
-from hwnas.tools.coordinator import coordinator_node, initialise_node, route_after_coordinator
+from hwnas.graph.stop import assess_node, route_after_assess
 
 
 def fan_out(state: SearchState, runtime: Runtime[Context]) -> list[Send] | Literal["memory"]:

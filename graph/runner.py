@@ -33,7 +33,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import StateSnapshot
 
-from hwnas.benchmark import BenchmarkTables
+from hwnas.core.tables import Tables
 from hwnas.errors import UsageError, check_writable_folder
 from hwnas.graph.context import Context, RunSettings
 from hwnas.graph.graph import build_graph, recursion_limit
@@ -44,6 +44,7 @@ from hwnas.partition import make_partitioning
 from hwnas.progress import Progress, format_fields
 from hwnas.registry import make_estimator, make_latency_model
 from hwnas.runs import Run, distinct_llm_calls, read_records, run_lock
+from hwnas.spaces import get_space
 from hwnas.tools.coordinator import Coordinator
 from hwnas.tools.surrogate import make_surrogate
 from hwnas.trace import TraceWriter
@@ -133,7 +134,7 @@ def llm_usage(trace_path: Path) -> dict[str, float]:
 
 
 def write_outputs(
-    paths: RunPaths, state: SearchState, settings: RunSettings, tables: BenchmarkTables | None, wall_s: float
+    paths: RunPaths, state: SearchState, settings: RunSettings, tables: Tables | None, wall_s: float
 ) -> dict[str, Any]:
     """Write archive, front, knowledge base and summary; return the summary."""
     archive = state.get("archive", [])
@@ -251,8 +252,10 @@ def run_search(
     """Run (or resume) the search named `name` and return its summary."""
     started = time.perf_counter()
     paths = RunPaths(out / check_run_name(name))
-    tables = BenchmarkTables.load(data, required=False)
+    space = get_space(settings.space)
+    tables = space.load_tables(data, required=False)
     partitioning = make_partitioning(
+        space,
         settings.partition_axis,
         bins=settings.partition_bins,
         dataset=settings.dataset,
@@ -264,16 +267,21 @@ def run_search(
             f"--budget {settings.budget} is smaller than the {len(partitioning.partitions)} partitions of axis "
             f"{settings.partition_axis!r}; every partition needs at least one evaluation"
         )
-    estimator = make_estimator(settings.estimator, dataset=settings.dataset, tables=tables, seed=settings.seed)
-    latency_model = make_latency_model(settings.device, dataset=settings.dataset, tables=tables)
-    surrogate = make_surrogate(settings.surrogate, dataset=settings.dataset, seed=settings.seed)
-    coordinator = Coordinator(estimator, latency_model, partitioning, surrogate, settings.candidates)
+    estimator = make_estimator(
+        settings.estimator, space=space, dataset=settings.dataset, tables=tables, seed=settings.seed
+    )
+    latency_model = make_latency_model(settings.device, space=space, dataset=settings.dataset, tables=tables)
+    surrogate = make_surrogate(settings.surrogate, space=space, dataset=settings.dataset, seed=settings.seed)
+    coordinator = Coordinator(
+        estimator, latency_model, partitioning, surrogate, settings.candidates, budget=settings.budget
+    )
     trace = TraceWriter(paths.trace)  # creates nothing until its first record
     llm = make_llm(settings.llm, base_url=base_url, trace=trace, seed=settings.seed, chat_model=chat_model,
                    json_mode=json_mode)
     check_writable_folder(paths.root, "--out")  # creates the run folder, now that every input has been checked
     context = Context(
         settings=settings,
+        space=space,
         llm=llm,
         coordinator=coordinator,
         partitioning=partitioning,

@@ -29,7 +29,6 @@ import csv
 import json
 import os
 import statistics
-import time
 import tomllib
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -43,15 +42,14 @@ from typing import Any, Final
 
 import numpy as np
 
-from hwnas.baselines import SEARCHERS, get_searcher
-from hwnas.benchmark import BenchmarkTables, load_tables
+from hwnas.baselines import SEARCHERS
+from hwnas.core.tables import Tables
 from hwnas.errors import UsageError
-from hwnas.evaluation import BudgetedEvaluator
-from hwnas.harness import write_archive_csv
+from hwnas.harness import run_baseline
 from hwnas.pareto import true_front, true_indicators
 from hwnas.partition import make_partitioning
-from hwnas.registry import ESTIMATORS, make_estimator, make_latency_model
-from hwnas.space import Architecture
+from hwnas.registry import ESTIMATORS, make_latency_model
+from hwnas.spaces.nb201.tables import load_tables
 
 AGENT_METHODS: Final[dict[str, dict[str, Any]]] = {
     "agent": {},
@@ -234,16 +232,16 @@ def export_results(campaign: Campaign, out: Path, dest: Path) -> int:
     return exported
 
 
-def exploration_bias(tables: BenchmarkTables, cell: Cell, archs: Sequence[str]) -> dict[str, Any]:
+def exploration_bias(tables: Tables, cell: Cell, archs: Sequence[str]) -> dict[str, Any]:
     """Share of the evaluations per `conv3` partition, and the share of the true front's latency range covered.
 
     Coverage is the length of [min, max] of the evaluated latencies intersected with the true front's
     latency range, divided by that range's length.
     """
-    partitioning = make_partitioning(BIAS_AXIS, dataset=cell.dataset, tables=tables, device=cell.device)
+    partitioning = make_partitioning(tables.space, BIAS_AXIS, dataset=cell.dataset, tables=tables, device=cell.device)
     counts = np.zeros(len(partitioning), dtype=np.int64)
     for arch in archs:
-        counts[partitioning.assign(Architecture.parse(arch))] += 1
+        counts[partitioning.assign(tables.space.parse(arch))] += 1
     latency = tables.latency_ms(cell.dataset, cell.device)
     front = latency[true_front(tables, cell.dataset, cell.device).rows]
     evaluated = latency[tables.rows(list(archs))]
@@ -255,22 +253,18 @@ def exploration_bias(tables: BenchmarkTables, cell: Cell, archs: Sequence[str]) 
     }
 
 
-def _run_baseline(cell: Cell, seed: int, paths: UnitPaths, tables: BenchmarkTables) -> dict[str, Any]:
-    partitioning = make_partitioning("conv3", dataset=cell.dataset, tables=tables, device=cell.device)
-    searcher = get_searcher(cell.method, dataset=cell.dataset, partitioning=partitioning)
-    estimator = make_estimator(cell.estimator, dataset=cell.dataset, tables=tables, seed=seed)
-    latency_model = make_latency_model(cell.device, dataset=cell.dataset, tables=tables)
-    started = time.perf_counter()
-    records = searcher(BudgetedEvaluator(estimator, latency_model, cell.budget), np.random.default_rng(seed))
-    wall_s = time.perf_counter() - started
-    archs = [r.arch_str for r in records]
+def _run_baseline(cell: Cell, seed: int, paths: UnitPaths, tables: Tables) -> dict[str, Any]:
+    space = tables.space
     archive = paths.runs / f"seed{seed}.csv"
-    write_archive_csv(archive, records, tables.accuracy(cell.dataset, "test")[tables.rows(archs)])
-    stats = getattr(estimator, "stats", None)
-    usage = {"llm_calls": 0, "tokens_in": 0, "tokens_out": 0}
-    if stats is not None:  # zero-cost: how much of the wall time was torch work (cache misses)
-        usage |= {"zc_computed": stats.computed, "zc_torch_s": round(stats.torch_seconds, 3)}
-    return {"archs": archs, "wall_s": wall_s, "archive": str(archive), **usage}
+    run = run_baseline(
+        cell.method, seed, tables=tables, dataset=cell.dataset, estimator=cell.estimator,
+        latency_model=make_latency_model(cell.device, space=space, dataset=cell.dataset, tables=tables),
+        budget=cell.budget,
+        partitioning=make_partitioning(space, space.niches().axis, dataset=cell.dataset, tables=tables),
+        archive_csv=archive,
+    )  # fmt: skip
+    archs = [r.arch_str for r in run.records]
+    return {"archs": archs, "wall_s": run.wall_s, "archive": str(archive), **run.usage}
 
 
 def _run_agent(cell: Cell, seed: int, paths: UnitPaths, data: str | None, chat_model: Any) -> dict[str, Any]:
@@ -480,7 +474,7 @@ def summarise_campaign(campaign: Campaign, out: Path, *, data: str | None = None
         "description": campaign.description,
         "seeds_planned": campaign.seeds,
         "partition_axis_for_bias": BIAS_AXIS,
-        "partition_names": [p.name for p in make_partitioning(BIAS_AXIS, dataset="cifar10", tables=tables).partitions],
+        "partition_names": [p.name for p in make_partitioning(tables.space, BIAS_AXIS, dataset="cifar10", tables=tables).partitions],
         "groups": payload_groups,
     }
     write_json_atomically(out / f"results-{campaign.name}.json", payload)

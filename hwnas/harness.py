@@ -20,12 +20,11 @@ from typing import Any
 import numpy as np
 
 from hwnas.baselines import SEARCHERS, get_searcher
-from hwnas.benchmark import BenchmarkTables
-from hwnas.cost import dataset_shape
+from hwnas.core.evaluation import BudgetedEvaluator, EvaluationRecord, LatencyModel, check_budget
+from hwnas.core.tables import Tables
 from hwnas.errors import UsageError
-from hwnas.evaluation import BudgetedEvaluator, EvaluationRecord
 from hwnas.pareto import true_front
-from hwnas.partition import make_partitioning
+from hwnas.partition import Partitioning, make_partitioning
 from hwnas.registry import make_estimator, make_latency_model
 
 INDICATORS = ("igd", "hv_b", "igd_valid", "hv_b_valid")
@@ -97,6 +96,47 @@ def write_archive_csv(path: Path, records: Sequence[EvaluationRecord], test_acc:
             writer.writerow([record.step, record.arch_str, record.score, record.latency_ms, float(accuracy)])
 
 
+@dataclass(frozen=True)
+class BaselineRun:
+    """One baseline on one seed: its records in evaluation order, wall time and estimator usage."""
+
+    records: list[EvaluationRecord]
+    wall_s: float
+    usage: dict[str, Any]
+
+
+def run_baseline(
+    method: str,
+    seed: int,
+    *,
+    tables: Tables,
+    dataset: str,
+    estimator: str,
+    latency_model: LatencyModel,
+    budget: int,
+    partitioning: Partitioning,
+    archive_csv: Path | None = None,
+) -> BaselineRun:
+    """Run `method` once with a fresh budgeted evaluator: the one baseline path of `bench` and campaigns.
+
+    With `archive_csv`, the records are written there with their true test accuracy.
+    """
+    searcher = get_searcher(method, dataset=dataset, partitioning=partitioning)
+    scorer = make_estimator(estimator, space=tables.space, dataset=dataset, tables=tables, seed=seed)
+    evaluator = BudgetedEvaluator(tables.space, scorer, latency_model, budget)
+    started = time.perf_counter()
+    records = searcher(evaluator, np.random.default_rng(seed))
+    wall_s = time.perf_counter() - started
+    if archive_csv is not None:
+        test_acc = tables.accuracy(dataset, "test")[tables.rows([r.arch for r in records])]
+        write_archive_csv(archive_csv, records, test_acc)
+    usage: dict[str, Any] = {"llm_calls": 0, "tokens_in": 0, "tokens_out": 0}
+    stats = getattr(scorer, "stats", None)
+    if stats is not None:  # zero-cost: how much of the wall time was torch work (cache misses)
+        usage |= {"zc_computed": stats.computed, "zc_torch_s": round(stats.torch_seconds, 3)}
+    return BaselineRun(records, wall_s, usage)
+
+
 def _summarise(method: str, runs: list[RunResult]) -> MethodSummary:
     mean, std = {}, {}
     for key in INDICATORS:
@@ -108,7 +148,7 @@ def _summarise(method: str, runs: list[RunResult]) -> MethodSummary:
 
 def run_benchmark(
     *,
-    tables: BenchmarkTables,
+    tables: Tables,
     methods: Sequence[str],
     dataset: str,
     device: str,
@@ -125,39 +165,36 @@ def run_benchmark(
     `partition_axis` and `bins` choose the partitions of `rs-partition`. Every argument is checked
     before the first run, so bad input fails fast with a UsageError. `on_run` hears of each finished run.
     """
-    dataset_shape(dataset)
+    space = tables.space
+    space.check_dataset(dataset)
     if not methods:
         raise UsageError(f"no method given; accepted: {', '.join(SEARCHERS)}")
     for name in methods:
         get_searcher(name)  # an unknown name fails before anything is loaded
     if seeds < 1:
         raise UsageError(f"--seeds must be at least 1, got {seeds}")
-    latency_model = make_latency_model(device, dataset=dataset, tables=tables)
-    BudgetedEvaluator(make_estimator(estimator, dataset=dataset, tables=tables), latency_model, budget)  # checks both
-    partitioning = make_partitioning(partition_axis, bins=bins, dataset=dataset, tables=tables, device=device)
-    searchers = {name: get_searcher(name, dataset=dataset, partitioning=partitioning) for name in methods}
+    latency_model = make_latency_model(device, space=space, dataset=dataset, tables=tables)
+    make_estimator(estimator, space=space, dataset=dataset, tables=tables)  # a bad name fails before any run
+    check_budget(space, budget)
+    partitioning = make_partitioning(space, partition_axis, bins=bins, dataset=dataset, tables=tables, device=device)
     full = true_front(tables, dataset, device)
     valid = true_front(tables, dataset, device, exclude_degenerate=True)
-    test_acc = tables.accuracy(dataset, "test")
     runs: list[RunResult] = []
     summaries: list[MethodSummary] = []
-    for method, searcher in searchers.items():
+    for method in methods:
         method_runs = []
         for seed in range(seeds):
-            evaluator = BudgetedEvaluator(
-                make_estimator(estimator, dataset=dataset, tables=tables, seed=seed), latency_model, budget
-            )
-            started = time.perf_counter()
-            records = searcher(evaluator, np.random.default_rng(seed))
-            wall_s = time.perf_counter() - started
-            archs = [r.arch for r in records]
+            run = run_baseline(
+                method, seed, tables=tables, dataset=dataset, estimator=estimator, latency_model=latency_model,
+                budget=budget, partitioning=partitioning,
+                archive_csv=None if out is None else out / method / f"seed{seed}.csv",
+            )  # fmt: skip
+            archs = [r.arch for r in run.records]
             scores = {"igd": full.igd(archs), "hv_b": full.hv_b(archs)}
             scores |= {"igd_valid": valid.igd(archs), "hv_b_valid": valid.hv_b(archs)}
-            method_runs.append(RunResult(method, seed, **scores, evaluated=len(records), wall_s=wall_s))
+            method_runs.append(RunResult(method, seed, **scores, evaluated=len(archs), wall_s=run.wall_s))
             if on_run is not None:
                 on_run(method_runs[-1])
-            if out is not None:
-                write_archive_csv(out / method / f"seed{seed}.csv", records, test_acc[tables.rows(archs)])
         runs += method_runs
         summaries.append(_summarise(method, method_runs))
     settings = {

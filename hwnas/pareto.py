@@ -2,7 +2,7 @@
 
 - `Archive`: the non-dominated subset of evaluated records under named objectives (by default: maximise
   the estimator's `score`, minimise `latency_ms`); another objective is one more `Objective`.
-- `true_front(tables, dataset, device)`: the true front of all 15,625 architectures in the normalised
+- `true_front(tables, dataset, device)`: the true front of all architectures of the space in the normalised
   objectives f1 = 1 - test_acc/100 and f2 = (lat - lat_min)/(lat_max - lat_min), min and max over all
   15,625 architectures; with `exclude_degenerate=True` the cells whose output is cut off from their input
   are left out of the front and of every evaluated set (the normalisation stays the same).
@@ -22,8 +22,8 @@ import numpy as np
 from pymoo.indicators.hv import HV
 from pymoo.indicators.igd import IGD
 
-from hwnas.benchmark import BenchmarkTables
-from hwnas.space import Architecture
+from hwnas.core.space import Architecture
+from hwnas.core.tables import Tables
 
 REFERENCE_SCALE: Final = 1.1
 """HV_B's reference point is this multiple of the true front's nadir (EVAL.md)."""
@@ -150,7 +150,7 @@ def hv_b(points: np.ndarray, front: np.ndarray) -> float:
 class TrueFront:
     """The true Pareto front of one (dataset, device) pair, and the objectives every architecture scores."""
 
-    tables: BenchmarkTables
+    tables: Tables
     dataset: str
     device: str
     exclude_degenerate: bool
@@ -188,7 +188,7 @@ class TrueFront:
 
 
 @cache
-def _true_front(tables: BenchmarkTables, dataset: str, device: str, exclude_degenerate: bool) -> TrueFront:
+def _true_front(tables: Tables, dataset: str, device: str, exclude_degenerate: bool) -> TrueFront:
     latency = tables.latency_ms(dataset, device)
     low, high = float(latency.min()), float(latency.max())
     objectives_all = np.column_stack([1.0 - tables.accuracy(dataset, "test") / 100.0, (latency - low) / (high - low)])
@@ -200,13 +200,13 @@ def _true_front(tables: BenchmarkTables, dataset: str, device: str, exclude_dege
     return TrueFront(tables, dataset, device, exclude_degenerate, (low, high), objectives_all, included, rows)
 
 
-def true_front(tables: BenchmarkTables, dataset: str, device: str, *, exclude_degenerate: bool = False) -> TrueFront:
+def true_front(tables: Tables, dataset: str, device: str, *, exclude_degenerate: bool = False) -> TrueFront:
     """Return the true front of (dataset, device) from the tables (cached per process)."""
     return _true_front(tables, dataset, device, exclude_degenerate)
 
 
 def true_indicators(
-    tables: BenchmarkTables, dataset: str, device: str, archs: Sequence[Architecture | str]
+    tables: Tables, dataset: str, device: str, archs: Sequence[Architecture | str]
 ) -> dict[str, float]:
     """IGD and HV_B of the evaluated `archs`, with degenerate cells and without (`*_valid`)."""
     full = true_front(tables, dataset, device)

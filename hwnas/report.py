@@ -37,13 +37,13 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from hwnas.benchmark import BenchmarkTables
 from hwnas.errors import UsageError
 from hwnas.pareto import TrueFront, non_dominated_mask, non_dominated_records, true_front
 from hwnas.partition import make_partitioning
 from hwnas.runs.export import run_summary
 from hwnas.runs.records import distinct_llm_calls
 from hwnas.runs.store import ArchiveRow, Run, is_agent_run, read_bench_csv, resolve_run
+from hwnas.spaces.nb201.tables import BenchmarkTables
 
 CURVE_POINTS: Final = 40
 """Prefix lengths at which a comparison computes the indicators."""

@@ -7,12 +7,21 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import sys
+
 import pytest
 
-from hwnas.benchmark import BenchmarkTables, load_tables
+from hwnas.core.space import SearchSpace
+from hwnas.core.tables import Tables
 from hwnas.llm.random_model import RandomChatModel
+from hwnas.spaces.nb201 import NB201
+from hwnas.spaces.nb201.tables import BenchmarkTables, load_tables
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# The tests' own second space (`tests/chain_space.py`) registers itself by name, like any space module.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from chain_space import CHAIN, CHAIN_TABLES  # noqa: E402
 
 # As `hwnas.cli.main` does, before any test module imports torch: one OpenMP thread (see there).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -44,6 +53,14 @@ def tables(data_dir: Path) -> BenchmarkTables:
     return load_tables(data_dir)
 
 
+@pytest.fixture(params=["nb201", "chain"])
+def space_and_tables(request: pytest.FixtureRequest) -> tuple[SearchSpace, Tables]:
+    """Each space with its tables: space-generic tests run against NB201 and the tests' `chain` space."""
+    if request.param == "chain":
+        return CHAIN, CHAIN_TABLES
+    return NB201, request.getfixturevalue("tables")
+
+
 @pytest.fixture
 def recorded_run(tmp_path: Path, tables: BenchmarkTables) -> Path:
     """A finished three-round agent run in `tmp_path/runs/rec`, written file by file as docs/trace-format.md says."""
@@ -59,7 +76,7 @@ def recorded_run(tmp_path: Path, tables: BenchmarkTables) -> Path:
     settings = {"dataset": "cifar10", "device": "fpga", "estimator": "oracle-val", "budget": 20,
                 "partition_axis": "conv3", "partition_bins": 6, "seed": 0, "llm": "scripted"}
     (root / "settings.json").write_text(json.dumps(settings))
-    parts = make_partitioning("conv3", bins=6, dataset="cifar10", tables=tables)
+    parts = make_partitioning(NB201, "conv3", bins=6, dataset="cifar10", tables=tables)
     picks = np.random.default_rng(0).choice(len(tables.arch_strs), 18, replace=False)
     archive = [
         {"arch_str": tables.arch_strs[row], "partition": parts.assign(tables.architecture(row)),

@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 
 from hwnas.baselines import SEARCHERS, ehvi, get_searcher
-from hwnas.baselines.optuna_study import PARAMS, run_study
+from hwnas.baselines.optuna_study import run_study
 from hwnas.baselines.stratified_random_search import search as stratified_search
-from hwnas.benchmark import BenchmarkTables
+from hwnas.core.evaluation import BudgetedEvaluator
 from hwnas.errors import UsageError
-from hwnas.evaluation import BudgetedEvaluator
 from hwnas.partition import make_partitioning
 from hwnas.registry import make_estimator, make_latency_model
-from hwnas.space import Architecture
+from hwnas.spaces.nb201.space import NB201
+from hwnas.spaces.nb201.tables import BenchmarkTables
 
 SHORT_RUNS = {"gp": 16}
 """GPSampler refits its GPs and maximises EHVI for every proposal (about half a second each on 2 cores), so
@@ -23,8 +23,7 @@ def _budget(method: str, budget: int) -> int:
 
 
 def _run(tables: BenchmarkTables, method: str, budget: int, seed: int) -> list[tuple[str, float, float]]:
-    evaluator = BudgetedEvaluator(
-        make_estimator("oracle-val", dataset="cifar10", tables=tables),
+    evaluator = BudgetedEvaluator(NB201, make_estimator("oracle-val", dataset="cifar10", tables=tables),
         make_latency_model("pixel3", dataset="cifar10", tables=tables),
         budget,
     )
@@ -60,9 +59,8 @@ def test_each_baseline_is_reproducible_under_its_seed(tables: BenchmarkTables, m
 
 
 def test_stratified_search_takes_partitions_in_turn(tables: BenchmarkTables) -> None:
-    niches = make_partitioning("conv3")
-    evaluator = BudgetedEvaluator(
-        make_estimator("oracle-val", dataset="cifar10", tables=tables),
+    niches = make_partitioning(NB201, "conv3")
+    evaluator = BudgetedEvaluator(NB201, make_estimator("oracle-val", dataset="cifar10", tables=tables),
         make_latency_model("fpga", dataset="cifar10", tables=tables),
         18,
     )
@@ -82,16 +80,15 @@ def test_optuna_loop_leaves_a_sampler_stuck_on_one_architecture_for_random_unsee
 ) -> None:
     from optuna.samplers import PartialFixedSampler, RandomSampler
 
-    stuck = Architecture.parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|none~1|+|skip_connect~0|none~1|nor_conv_3x3~2|")
-    evaluator = BudgetedEvaluator(
-        make_estimator("oracle-val", dataset="cifar10", tables=tables),
+    stuck = NB201.parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|none~1|+|skip_connect~0|none~1|nor_conv_3x3~2|")
+    evaluator = BudgetedEvaluator(NB201, make_estimator("oracle-val", dataset="cifar10", tables=tables),
         make_latency_model("fpga", dataset="cifar10", tables=tables),
         4,
     )
     records = run_study(
         evaluator,
         np.random.default_rng(0),
-        lambda seed: PartialFixedSampler(dict(zip(PARAMS, stuck.ops, strict=True)), RandomSampler(seed=seed)),
+        lambda seed: PartialFixedSampler(dict(zip(NB201.slots, stuck.ops, strict=True)), RandomSampler(seed=seed)),
     )
     assert records[0].arch == stuck and len({r.arch_str for r in records}) == 4 and evaluator.remaining == 0
 

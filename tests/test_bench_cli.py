@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from hwnas.benchmark import BenchmarkTables
 from hwnas.cli import main
+from hwnas.spaces.nb201.tables import BenchmarkTables
 
 
 def _bench(data_dir: Path, *extra: str) -> list[str]:

@@ -8,15 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hwnas.benchmark import HELP_FILE, MAIN_FILE, BenchmarkTables, load_tables
 from hwnas.errors import UsageError
-from hwnas.space import Architecture
+from hwnas.spaces.nb201.space import NB201
+from hwnas.spaces.nb201.tables import HELP_FILE, MAIN_FILE, BenchmarkTables, load_tables
 
 BEST_C10 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
 
 
 def test_spot_values_of_the_readme(tables: BenchmarkTables) -> None:
-    row = tables.row(Architecture.parse(BEST_C10))
+    row = tables.row(NB201.parse(BEST_C10))
     assert row == 6111
     assert tables.accuracy("cifar10", "test")[row] == pytest.approx(94.373, abs=1e-3)
     assert tables.accuracy("cifar10", "val")[row] == pytest.approx(91.607, abs=1e-3)
@@ -59,14 +59,14 @@ def test_absent_pairs_fail_listing_what_is_available(
 
 
 def test_load_is_cached(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import hwnas.benchmark
+    import hwnas.spaces.nb201.tables
 
     first = load_tables(data_dir)
 
     def read_again(*_: object, **__: object) -> None:
         pytest.fail("the tables were read a second time")
 
-    monkeypatch.setattr(hwnas.benchmark, "_read_csv", read_again)
+    monkeypatch.setattr(hwnas.spaces.nb201.tables, "_read_csv", read_again)
     assert load_tables(data_dir / "nb201_hw") is first  # the folder or its parent: one cache entry
 
 

@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hwnas.benchmark import BenchmarkTables
-from hwnas.cost import DATASETS, flop_count, parameter_count
+from hwnas.core.space import Architecture
 from hwnas.errors import UsageError
-from hwnas.space import Architecture
+from hwnas.spaces.nb201.cost import DATASETS, flop_count, parameter_count
+from hwnas.spaces.nb201.space import NB201
+from hwnas.spaces.nb201.tables import BenchmarkTables
 
 # NASLib's op order and edge order in the subset's keys (see naslib_zc/PROVENANCE.md).
 NASLIB_OPS = ("skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3")
@@ -19,13 +20,13 @@ NASLIB_DATASETS = {"cifar10": "cifar10", "cifar100": "cifar100", "ImageNet16-120
 
 def _from_naslib(key: str) -> Architecture:
     t = [NASLIB_OPS[i] for i in ast.literal_eval(key)]
-    return Architecture((t[0], t[1], t[3], t[2], t[4], t[5]))
+    return NB201.make((t[0], t[1], t[3], t[2], t[4], t[5]))
 
 
 @pytest.mark.parametrize("dataset", list(DATASETS))
 def test_parameters_equal_the_table_for_every_architecture(tables: BenchmarkTables, dataset: str) -> None:
     expected = np.rint(tables.params_m(dataset) * 1e6).astype(np.int64)
-    computed = np.array([parameter_count(Architecture.parse(s), dataset) for s in tables.arch_strs])
+    computed = np.array([parameter_count(NB201.parse(s), dataset) for s in tables.arch_strs])
     mismatched = np.flatnonzero(computed != expected)
     assert mismatched.size == 0, [tables.arch_strs[i] for i in mismatched[:3]]
 
@@ -48,14 +49,14 @@ def test_naslib_subset_params_confirm_the_edge_mapping(data_dir: Path) -> None:
 
 
 def test_hand_computed_figures_of_the_conv_free_cell() -> None:
-    skip_only = Architecture.parse(
+    skip_only = NB201.parse(
         "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|"
     )
     # stem 3*16*9 + 32; reductions (4608+64 + 9216+64 + 512) and (18432+128 + 36864+128 + 2048);
     # final BN 128; classifier 64*10 + 10.
     assert parameter_count(skip_only, "cifar10") == 464 + 14464 + 57600 + 128 + 650
     # A 3x3 conv edge adds 5 cells x (9 C^2 + 2 C) per stage.
-    one_conv = Architecture.parse(
+    one_conv = NB201.parse(
         "|nor_conv_3x3~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|"
     )
     extra = sum(5 * (9 * c * c + 2 * c) for c in (16, 32, 64))
@@ -63,7 +64,7 @@ def test_hand_computed_figures_of_the_conv_free_cell() -> None:
 
 
 def test_flops_shrink_with_resolution_and_unknown_dataset_fails() -> None:
-    arch = Architecture.parse(
+    arch = NB201.parse(
         "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
     )
     assert flop_count(arch, "imagenet16") < flop_count(arch, "cifar10") / 3

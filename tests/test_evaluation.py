@@ -3,16 +3,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hwnas.benchmark import BenchmarkTables
+from hwnas.core.evaluation import BudgetedEvaluator, BudgetExhausted, Estimator, LatencyModel
 from hwnas.errors import UsageError
-from hwnas.evaluation import BudgetedEvaluator, BudgetExhausted, Estimator, LatencyModel
 from hwnas.registry import ESTIMATORS, make_estimator, make_latency_model
-from hwnas.space import SearchSpace
+from hwnas.spaces.nb201.space import NB201
+from hwnas.spaces.nb201.tables import BenchmarkTables
 
 
 def _evaluator(tables: BenchmarkTables, budget: int) -> BudgetedEvaluator:
     estimator = make_estimator("oracle-val", dataset="cifar10", tables=tables)
-    return BudgetedEvaluator(estimator, make_latency_model("fpga", dataset="cifar10", tables=tables), budget)
+    return BudgetedEvaluator(NB201, estimator, make_latency_model("fpga", dataset="cifar10", tables=tables), budget)
 
 
 def test_oracles_read_validation_columns_not_test(tables: BenchmarkTables) -> None:
@@ -59,7 +59,7 @@ def test_batch_too_large_for_the_budget_is_refused_whole(tables: BenchmarkTables
 
 def test_records_carry_estimator_and_latency_values_and_feed_the_archive(tables: BenchmarkTables) -> None:
     evaluator = _evaluator(tables, budget=50)
-    archs = [SearchSpace().sample(np.random.default_rng(i)) for i in range(60)]
+    archs = [NB201.sample(np.random.default_rng(i)) for i in range(60)]
     unique = list(dict.fromkeys(archs))[:50]
     records = evaluator.evaluate_many(unique)
     rows = tables.rows(unique)

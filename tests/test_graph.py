@@ -13,10 +13,10 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
-from hwnas.benchmark import BenchmarkTables
 from hwnas.errors import UsageError
 from hwnas.graph.context import RunSettings
 from hwnas.graph.runner import run_search
+from hwnas.spaces.nb201.tables import BenchmarkTables
 from hwnas.trace import read_trace
 
 Reply = Callable[[str, str], str]
@@ -169,28 +169,28 @@ def test_offered_moves_are_legal_new_and_distinct(tables: BenchmarkTables) -> No
 
     from hwnas.partition import make_partitioning
     from hwnas.registry import make_estimator, make_latency_model
-    from hwnas.space import Architecture
+    from hwnas.spaces.nb201.space import NB201
     from hwnas.tools.coordinator import Coordinator
     from hwnas.tools.surrogate import make_surrogate
 
-    parts = make_partitioning("conv3", bins=6, dataset="cifar10", tables=tables)
+    parts = make_partitioning(NB201, "conv3", bins=6, dataset="cifar10", tables=tables)
     coordinator = Coordinator(make_estimator("oracle-val", dataset="cifar10", tables=tables),
                               make_latency_model("fpga", dataset="cifar10", tables=tables), parts,
-                              make_surrogate("gp", dataset="cifar10"), candidates="moves")
-    parent = Architecture.parse("|none~0|+|skip_connect~0|none~1|+|skip_connect~0|none~1|avg_pool_3x3~2|")
+                              make_surrogate("gp", space=NB201, dataset="cifar10"), candidates="moves", budget=120)
+    parent = NB201.parse("|none~0|+|skip_connect~0|none~1|+|skip_connect~0|none~1|avg_pool_3x3~2|")
     dead_edge_twin = "|avg_pool_3x3~0|+|skip_connect~0|none~1|+|skip_connect~0|none~1|avg_pool_3x3~2|"
-    assert Architecture.parse(dead_edge_twin).canonical_key == parent.canonical_key
+    assert NB201.parse(dead_edge_twin).canonical_key == parent.canonical_key
     coordinator.reset([])
     coordinator.remember([str(parent)])
     assert coordinator.check_validity(dead_edge_twin, 0).startswith("duplicate")
     assert coordinator.check_validity(str(parent).replace("none~0", "nor_conv_3x3~0"), 0).startswith("outside")
     first = "|nor_conv_1x1~0|+|avg_pool_3x3~0|skip_connect~1|+|skip_connect~0|nor_conv_1x1~1|avg_pool_3x3~2|"
     second = "|avg_pool_3x3~0|+|nor_conv_1x1~0|nor_conv_1x1~1|+|avg_pool_3x3~0|skip_connect~1|nor_conv_1x1~2|"
-    assert parts.assign(Architecture.parse(first)) == parts.assign(Architecture.parse(second)) == 1
+    assert parts.assign(NB201.parse(first)) == parts.assign(NB201.parse(second)) == 1
     offered = {}
     for strategy in ("explore", "exploit", "repair", "mixed"):
         moves = coordinator.legal_moves([first, second], 1, strategy, 4, np.random.default_rng(0))
-        children = [Architecture.parse(m["arch"]) for m in moves]
+        children = [NB201.parse(m["arch"]) for m in moves]
         assert moves and all(parts.assign(c) == 1 and c.is_valid for c in children)
         assert len({c.canonical_key for c in children}) == len(children)
         assert parent.canonical_key not in {c.canonical_key for c in children}
@@ -293,7 +293,7 @@ def test_end_to_end_on_the_embedded_model(tmp_path: Path) -> None:
 
 
 def test_a_child_beyond_the_first_frame_counts_as_progress() -> None:
-    from hwnas.graph.progress import frame_for, front_hypervolume, is_stable
+    from hwnas.graph.stop import frame_for, front_hypervolume, is_stable
 
     first = [{"score": 0.3, "latency_ms": 2.0}, {"score": 0.5, "latency_ms": 3.0}]
     records: list[Any] = [*first, {"score": 0.9, "latency_ms": 2.5}, {"score": 0.2, "latency_ms": 4.0}]

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from hwnas.benchmark import BenchmarkTables
 from hwnas.harness import run_benchmark
+from hwnas.spaces.nb201.tables import BenchmarkTables
 
 # EVAL.md: CIFAR-10, uniform random search, N = 120, 100 seeds.
 REFERENCE = {

@@ -10,21 +10,21 @@ import pytest
 import torch
 
 from hwnas.cli import main
+from hwnas.core.evaluation import LatencyModel
 from hwnas.errors import UsageError
-from hwnas.evaluation import LatencyModel
-from hwnas.registry import make_latency_model
-from hwnas.space import Architecture
-from hwnas.tools.device_latency import (
+from hwnas.estimators.score_cache import ScoreCache
+from hwnas.latency.device import (
     LookupTableLatency,
     OnDeviceLatency,
     available_local_devices,
     machine_fingerprint,
 )
-from hwnas.tools.score_cache import ScoreCache
+from hwnas.registry import make_latency_model
+from hwnas.spaces.nb201.space import NB201
 
-EMPTY = Architecture(("none",) * 6)
-HEAVY = Architecture(("nor_conv_3x3",) * 6)
-LIGHT = Architecture.parse("|skip_connect~0|+|none~0|skip_connect~1|+|none~0|none~1|skip_connect~2|")
+EMPTY = NB201.make(("none",) * 6)
+HEAVY = NB201.make(("nor_conv_3x3",) * 6)
+LIGHT = NB201.parse("|skip_connect~0|+|none~0|skip_connect~1|+|none~0|none~1|skip_connect~2|")
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from hwnas.llm import make_llm
 from hwnas.llm.embedded import embedded_model_path, load_model
-from hwnas.space import OPS, OpName
+from hwnas.spaces.nb201.space import OPS, OpName
 from hwnas.trace import TraceWriter, read_trace
 
 

@@ -29,7 +29,7 @@ from hwnas.llm import (
     make_llm,
 )
 from hwnas.llm.modes import PROBE_MESSAGES, PROBE_VALUE
-from hwnas.space import OpName
+from hwnas.spaces.nb201.space import OpName
 from hwnas.trace import TraceWriter, read_trace
 
 

@@ -24,7 +24,7 @@ from hwnas.llm import (
     ReplayMismatch,
     make_llm,
 )
-from hwnas.space import OpName
+from hwnas.spaces.nb201.space import OpName
 from hwnas.trace import TraceWriter, read_trace
 
 

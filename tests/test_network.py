@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from hwnas.benchmark import BenchmarkTables
-from hwnas.cost import DATASETS
 from hwnas.errors import UsageError
-from hwnas.space import Architecture, SearchSpace
-from hwnas.tools.network import AvgPool3x3, build_network, parameter_count
+from hwnas.spaces.nb201.cost import DATASETS
+from hwnas.spaces.nb201.network import AvgPool3x3, build_network, parameter_count
+from hwnas.spaces.nb201.space import NB201
+from hwnas.spaces.nb201.tables import BenchmarkTables
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -30,14 +30,14 @@ def test_parameter_count_equals_the_table_for_200_architectures_per_dataset(
     ("dataset", "classes", "size"), [("cifar10", 10, 32), ("cifar100", 100, 32), ("imagenet16", 120, 16)]
 )
 def test_logits_have_one_column_per_class(dataset: str, classes: int, size: int) -> None:
-    arch = Architecture.parse("|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|")
+    arch = NB201.parse("|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|")
     net = build_network(arch, dataset).eval()
     with torch.no_grad():
         assert net(torch.zeros(2, 3, size, size)).shape == (2, classes)
 
 
 def test_same_seed_same_weights_and_batch_norm_free_copy_shares_them() -> None:
-    arch = SearchSpace().sample(np.random.default_rng(0))
+    arch = NB201.sample(np.random.default_rng(0))
     a, b = build_network(arch, "cifar10", seed=3), build_network(arch, "cifar10", seed=3)
     plain = build_network(arch, "cifar10", seed=3, batch_norm=False)
     other = build_network(arch, "cifar10", seed=4)
@@ -53,13 +53,13 @@ def test_building_leaves_the_global_torch_rng_alone() -> None:
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    build_network(Architecture(("nor_conv_3x3",) * 6), "cifar10", seed=9)
+    build_network(NB201.make(("nor_conv_3x3",) * 6), "cifar10", seed=9)
     assert torch.equal(torch.rand(3), expected)
 
 
 def test_unknown_dataset_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="unknown dataset"):
-        build_network(Architecture(("none",) * 6), "mnist")
+        build_network(NB201.make(("none",) * 6), "mnist")
 
 
 @pytest.mark.parametrize("shape", [(2, 16, 32, 32), (1, 64, 8, 8), (2, 4, 2, 5), (1, 3, 1, 1)])

@@ -3,15 +3,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hwnas.benchmark import BenchmarkTables
-from hwnas.cost import flops_m
 from hwnas.errors import UsageError
-from hwnas.partition import AXES, architecture_at, make_partitioning, space_position
-from hwnas.space import SPACE_SIZE, SearchSpace
+from hwnas.partition import axes, make_partitioning
+from hwnas.spaces.nb201.cost import flops_m
+from hwnas.spaces.nb201.space import NB201, SPACE_SIZE
+from hwnas.spaces.nb201.tables import BenchmarkTables
 
 
 def test_conv3_niches_have_pel_nas_sizes() -> None:
-    niches = make_partitioning("conv3")
+    niches = make_partitioning(NB201, "conv3")
     assert niches.sizes() == (729, 3367, 6144, 3840, 1280, 265)
     assert sum(niches.sizes()) == SPACE_SIZE
 
@@ -29,50 +29,50 @@ def test_conv3_niches_have_pel_nas_sizes() -> None:
     ],
 )
 def test_conv3_assignment(text: str, niche: int) -> None:
-    from hwnas.space import Architecture
+    from hwnas.spaces.nb201.space import NB201
 
-    niches = make_partitioning("conv3")
-    arch = Architecture.parse(text)
+    niches = make_partitioning(NB201, "conv3")
+    arch = NB201.parse(text)
     assert niches.assign(arch) == niche
     assert niches.partitions[niche].contains(arch)
     assert not niches.partitions[(niche + 1) % 6].contains(arch)
 
 
 def test_sampling_stays_inside_and_covers_a_small_partition() -> None:
-    niches = make_partitioning("conv3")
+    niches = make_partitioning(NB201, "conv3")
     rng = np.random.default_rng(3)
     drawn = {str(niches.sample(5, rng)) for _ in range(3000)}
-    assert all(niches.assign(a) == 5 for a in map(architecture_at, niches.positions(5)))
+    assert all(niches.assign(a) == 5 for a in map(NB201.at, niches.positions(5)))
     assert drawn <= {str(a) for a in niches.members(5)}
     assert len(drawn) > 250  # 265 members: uniform draws reach nearly all of them
 
 
 def test_positions_round_trip() -> None:
-    for position, arch in enumerate(SearchSpace()):
+    for position, arch in enumerate(NB201):
         if position % 97 == 0:
-            assert space_position(arch) == position
-            assert architecture_at(position) == arch
+            assert NB201.position(arch) == position
+            assert NB201.at(position) == arch
 
 
 def test_quantile_bins_are_ordered_and_balanced_where_values_allow(tables: BenchmarkTables) -> None:
-    bins = make_partitioning("flops", bins=4, dataset="cifar10")
-    values = np.array([flops_m(a, "cifar10") for a in SearchSpace()])
-    labels = np.array([bins.assign(a) for a in SearchSpace()])
+    bins = make_partitioning(NB201, "flops", bins=4, dataset="cifar10")
+    values = np.array([flops_m(a, "cifar10") for a in NB201])
+    labels = np.array([bins.assign(a) for a in NB201])
     assert len(bins) == 4
     for low, high in zip(range(3), range(1, 4), strict=True):
         assert values[labels == low].max() < values[labels == high].min()
-    latency = make_partitioning("latency", bins=5, tables=tables, device="raspi4")
+    latency = make_partitioning(NB201, "latency", bins=5, tables=tables, device="raspi4")
     assert len(latency) == 5 and max(latency.sizes()) - min(latency.sizes()) <= 1
     assert "raspi4 latency from" in latency.partitions[0].description
 
 
 def test_none_axis_is_one_partition_and_bad_input_fails(tables: BenchmarkTables) -> None:
-    assert make_partitioning("none").sizes() == (SPACE_SIZE,)
-    with pytest.raises(UsageError, match=", ".join(AXES)):
-        make_partitioning("depth")
+    assert make_partitioning(NB201, "none").sizes() == (SPACE_SIZE,)
+    with pytest.raises(UsageError, match=", ".join(axes(NB201))):
+        make_partitioning(NB201, "depth")
     with pytest.raises(UsageError, match="device"):
-        make_partitioning("latency", tables=tables)
+        make_partitioning(NB201, "latency", tables=tables)
     with pytest.raises(UsageError, match="no latency"):
-        make_partitioning("latency", tables=tables, device="edgegpu")
+        make_partitioning(NB201, "latency", tables=tables, device="edgegpu")
     with pytest.raises(UsageError, match="partition 6 does not exist"):
-        make_partitioning("conv3").sample(6, np.random.default_rng(0))
+        make_partitioning(NB201, "conv3").sample(6, np.random.default_rng(0))

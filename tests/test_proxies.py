@@ -13,14 +13,14 @@ import torch
 from scipy.stats import spearmanr
 
 from hwnas.errors import UsageError
-from hwnas.space import Architecture
-from hwnas.tools.inputs import ImageBatch, make_batch
-from hwnas.tools.proxies import PROXIES, compute_proxies
+from hwnas.estimators.inputs import ImageBatch, make_batch
+from hwnas.estimators.proxies import PROXIES, compute_proxies
+from hwnas.spaces.nb201.space import NB201
 
-GOOD = Architecture.parse(
+GOOD = NB201.parse(
     "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
 )
-CUT_OFF = Architecture.parse("|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|nor_conv_3x3~2|")  # output sees no input
+CUT_OFF = NB201.parse("|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|nor_conv_3x3~2|")  # output sees no input
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -58,7 +58,7 @@ def test_proxies_computed_together_equal_proxies_computed_alone(photos: ImageBat
 
 def test_network_whose_output_ignores_the_input_gets_the_documented_values(photos: ImageBatch) -> None:
     cut = compute_proxies(CUT_OFF, ["synflow", "jacob_cov"], dataset="cifar10", batch=photos).values
-    empty = compute_proxies(Architecture(("none",) * 6), ["naswot"], dataset="cifar10", batch=photos).values
+    empty = compute_proxies(NB201.make(("none",) * 6), ["naswot"], dataset="cifar10", batch=photos).values
     assert cut["synflow"] == 0.0  # no path from input to output
     assert cut["jacob_cov"] == -math.inf  # zero input Jacobian: undefined correlation
     assert empty["naswot"] == -math.inf  # every image has the same ReLU code: singular kernel
@@ -68,7 +68,7 @@ def test_synflow_and_logsynflow_rank_like_the_published_scores(data_dir: Path) -
     published = pd.read_csv(data_dir / "nb201_hw" / "nb201_zc_proxies.csv.gz")
     rows = np.random.default_rng(7).choice(len(published), size=40, replace=False)
     ours = [
-        compute_proxies(Architecture.parse(published.arch_str[r]), ["synflow", "logsynflow"], dataset="cifar10").values
+        compute_proxies(NB201.parse(published.arch_str[r]), ["synflow", "logsynflow"], dataset="cifar10").values
         for r in rows
     ]
     for name in ("synflow", "logsynflow"):

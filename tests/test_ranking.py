@@ -7,25 +7,26 @@ import pytest
 from pymoo.indicators.hv import HV
 from scipy.stats import kendalltau
 
-from hwnas.benchmark import BenchmarkTables
+from hwnas.core.space import Architecture
 from hwnas.errors import UsageError
 from hwnas.partition import make_partitioning
 from hwnas.registry import make_estimator, make_latency_model
-from hwnas.space import Architecture, SearchSpace
+from hwnas.spaces.nb201.space import NB201
+from hwnas.spaces.nb201.tables import BenchmarkTables
 from hwnas.tools.ranking import REFERENCE, expected_improvement, greedy_batch
 from hwnas.tools.surrogate import SURROGATES, make_surrogate
 
 
 def sample(count: int, seed: int) -> list[Architecture]:
     rng = np.random.default_rng(seed)
-    return [SearchSpace().sample(rng) for _ in range(count)]
+    return [NB201.sample(rng) for _ in range(count)]
 
 
 @pytest.mark.parametrize("name", sorted(SURROGATES))
 def test_surrogate_fits_and_is_surer_near_its_data(name: str, tables: BenchmarkTables) -> None:
     estimator = make_estimator("oracle-val", dataset="cifar10", tables=tables)
     train = sample(60, seed=0)
-    model = make_surrogate(name, dataset="cifar10", seed=0)
+    model = make_surrogate(name, space=NB201, dataset="cifar10", seed=0)
     model.fit(train, estimator.predict(train))
     seen_mean, seen_std = model.predict(train)
     unseen = [a for a in sample(200, seed=1) if a not in set(train)]
@@ -34,14 +35,14 @@ def test_surrogate_fits_and_is_surer_near_its_data(name: str, tables: BenchmarkT
     assert kendalltau(unseen_mean, truth)[0] > 0.3  # it learnt something
     assert np.mean(np.abs(seen_mean - estimator.predict(train))) < np.mean(np.abs(unseen_mean - truth))
     assert seen_std.mean() < unseen_std.mean()
-    again = make_surrogate(name, dataset="cifar10", seed=0)
+    again = make_surrogate(name, space=NB201, dataset="cifar10", seed=0)
     again.fit(train, estimator.predict(train))
     assert np.array_equal(again.predict(unseen)[0], unseen_mean)  # deterministic under a seed
 
 
 def test_unknown_surrogate_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="unknown surrogate 'forest'; accepted: gp, trees"):
-        make_surrogate("forest", dataset="cifar10")
+        make_surrogate("forest", space=NB201, dataset="cifar10")
 
 
 FRONT = np.array([[0.2, 0.8], [0.5, 0.5], [0.8, 0.2]])
@@ -81,10 +82,12 @@ def test_options_carry_prediction_latency_and_gain(tables: BenchmarkTables) -> N
     from hwnas.graph.state import Evaluated, PartitionTask
     from hwnas.tools.coordinator import OPTIONS_PER_SLOT, Coordinator
 
-    parts = make_partitioning("conv3", dataset="cifar10", tables=tables)
+    parts = make_partitioning(NB201, "conv3", dataset="cifar10", tables=tables)
     latency = make_latency_model("fpga", dataset="cifar10", tables=tables)
     estimator = make_estimator("oracle-val", dataset="cifar10", tables=tables)
-    coordinator = Coordinator(estimator, latency, parts, make_surrogate("gp", dataset="cifar10"))
+    coordinator = Coordinator(
+        estimator, latency, parts, make_surrogate("gp", space=NB201, dataset="cifar10"), budget=120
+    )
     evaluated = sample(30, seed=2)
     archive = [
         Evaluated(arch=str(a), key=a.canonical_key, partition=parts.assign(a), score=float(s), latency_ms=float(t),
@@ -100,7 +103,7 @@ def test_options_carry_prediction_latency_and_gain(tables: BenchmarkTables) -> N
     options = coordinator.offer(archive, task, np.random.default_rng(0), [heuristic])
     ranked = [o for o in options if o["rationale"].startswith("o")]
     assert [o["rationale"] for o in ranked] == [f"o{i}" for i in range(1, OPTIONS_PER_SLOT * 2 + 1)]
-    archs = [Architecture.parse(o["arch"]) for o in options]
+    archs = [NB201.parse(o["arch"]) for o in options]
     assert all(parts.assign(a) == 3 and a.is_valid for a in archs)
     assert len({a.canonical_key for a in archs}) == len(archs)
     assert not {a.canonical_key for a in archs} & {r["key"] for r in archive}
@@ -112,7 +115,7 @@ def test_options_carry_prediction_latency_and_gain(tables: BenchmarkTables) -> N
     # The kept heuristic adds its best child of the parent: one edit to skip_connect.
     (child,) = [o for o in options if o["rationale"] == "h7"]
     assert child["operator"] == "heuristic" and child["parents"] == [parent]
-    assert [op for _, _, op in Architecture.parse(child["arch"]).edits_from(Architecture.parse(parent))] == [
+    assert [op for _, _, op in NB201.parse(child["arch"]).edits_from(NB201.parse(parent))] == [
         "skip_connect"
     ]
 
@@ -124,8 +127,8 @@ def test_generator_prompt_lists_each_option_with_its_figures() -> None:
     option = Option(partition=2, arch="|nor_conv_3x3~0|+|none~0|skip_connect~1|+|nor_conv_1x1~0|none~1|avg_pool_3x3~2|",
                     operator="ranked", parents=[], rationale="o1", predicted=0.7123, uncertainty=0.0311,
                     latency_ms=1.234, gain=4.06)  # fmt: skip
-    assert describe_option(option) == "o1: [c3x3 none skip c1x1 none pool] | 0.712±0.031 | 1.23 ms | gain 4.1"
+    assert describe_option(option, NB201) == "o1: [c3x3 none skip c1x1 none pool] | 0.712±0.031 | 1.23 ms | gain 4.1"
     task = PartitionTask(round=1, attempt=0, partition=2, slots=1, strategy="exploit", note="", parents=[],
                          heuristics=[], rejections=[], options=[option])  # fmt: skip
-    assert describe_option(option) in generator_messages(task, "exactly one nor_conv_3x3 edge", 1)[1][1]
+    assert describe_option(option, NB201) in generator_messages(task, "exactly one nor_conv_3x3 edge", 1, NB201)[1][1]
     assert deal_options([f"o{i}" for i in range(1, 8)], 3) == [["o1", "o4", "o7"], ["o2", "o5"], ["o3", "o6"]]

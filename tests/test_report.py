@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from hwnas.benchmark import BenchmarkTables
 from hwnas.cli import main
 from hwnas.harness import run_benchmark
 from hwnas.pareto import true_indicators
 from hwnas.report import Truth, load_compared, round_figures, write_comparison, write_report
 from hwnas.runs import Run
+from hwnas.spaces.nb201.tables import BenchmarkTables
 
 PLOTS = ("front", "indicators", "coverage", "knowledge", "llm")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -14,14 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hwnas.benchmark import BenchmarkTables
 from hwnas.cli import main
+from hwnas.core.evaluation import Estimator
+from hwnas.core.space import Architecture
 from hwnas.errors import UsageError
-from hwnas.evaluation import Estimator
-from hwnas.registry import make_estimator
-from hwnas.space import Architecture, SearchSpace
-from hwnas.tools.score_cache import ProxyEntry, ScoreCache
-from hwnas.tools.zero_cost import (
+from hwnas.estimators.score_cache import ProxyEntry, ScoreCache
+from hwnas.estimators.zero_cost import (
     HIGHEST_U,
     LOWEST_U,
     Reference,
@@ -32,10 +30,13 @@ from hwnas.tools.zero_cost import (
     reference_architectures,
     representative,
 )
+from hwnas.registry import make_estimator
+from hwnas.spaces.nb201.space import NB201
+from hwnas.spaces.nb201.tables import BenchmarkTables
 
 # Isomorphic: nodes 1 and 2 swap roles (edges 1<-0 / 2<-0 and 3<-1 / 3<-2 exchanged).
-LEFT = Architecture.parse("|nor_conv_3x3~0|+|nor_conv_1x1~0|none~1|+|skip_connect~0|nor_conv_3x3~1|avg_pool_3x3~2|")
-RIGHT = Architecture.parse("|nor_conv_1x1~0|+|nor_conv_3x3~0|none~1|+|skip_connect~0|avg_pool_3x3~1|nor_conv_3x3~2|")
+LEFT = NB201.parse("|nor_conv_3x3~0|+|nor_conv_1x1~0|none~1|+|skip_connect~0|nor_conv_3x3~1|avg_pool_3x3~2|")
+RIGHT = NB201.parse("|nor_conv_1x1~0|+|nor_conv_3x3~0|none~1|+|skip_connect~0|avg_pool_3x3~1|nor_conv_3x3~2|")
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -49,7 +50,7 @@ def cache(tmp_path: Path) -> Iterator[ScoreCache]:
 
 def _archs(n: int, seed: int = 0) -> list[Architecture]:
     rng = np.random.default_rng(seed)
-    return [SearchSpace().sample(rng) for _ in range(n)]
+    return [NB201.sample(rng) for _ in range(n)]
 
 
 def test_score_is_a_fixed_function_of_the_architecture_whatever_the_batch(cache: ScoreCache) -> None:
@@ -103,7 +104,7 @@ def test_non_finite_values_round_trip_through_the_cache(cache: ScoreCache) -> No
 
 _WRITER = """
 import sys
-from hwnas.tools.score_cache import ProxyEntry, ScoreCache
+from hwnas.estimators.score_cache import ProxyEntry, ScoreCache
 cache = ScoreCache(sys.argv[1])
 print("ready", flush=True)
 batch = 0
@@ -141,14 +142,14 @@ def test_reference_rule_for_non_finite_and_out_of_range_values() -> None:
 
 
 def test_network_that_ignores_its_input_is_scored_without_error_and_ranked_last(cache: ScoreCache) -> None:
-    dead = Architecture(("none",) * 6)
+    dead = NB201.make(("none",) * 6)
     scores = ZeroCostEstimator("cifar10", cache=cache).predict([dead, *_archs(8, seed=2)])
     assert np.all(np.isfinite(scores))
     assert scores[0] == scores.min()
 
 
 def test_representative_keeps_the_function_and_drops_dead_convolutions() -> None:
-    dead_branch = Architecture.parse("|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|")
+    dead_branch = NB201.parse("|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|")
     rep = representative(dead_branch)
     assert rep.canonical_key == dead_branch.canonical_key
     assert rep.op_counts["nor_conv_3x3"] == 0

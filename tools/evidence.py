@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from hwnas.space import Architecture
+from hwnas.core.space import SearchSpace
 
 Direction = Literal["up", "down"]
 ANY_EDGE = -1
@@ -28,9 +28,9 @@ class EditEffect:
     latency_change: float
 
 
-def edit_effects(records: Sequence[Mapping[str, Any]]) -> list[EditEffect]:
-    """All single-edge edits between evaluated architectures (records with `arch`, `score`, `latency_ms`)."""
-    archs = [Architecture.parse(r["arch"]) for r in records]
+def edit_effects(space: SearchSpace, records: Sequence[Mapping[str, Any]]) -> list[EditEffect]:
+    """All single-slot edits between evaluated architectures (records with `arch`, `score`, `latency_ms`)."""
+    archs = [space.parse(r["arch"]) for r in records]
     effects = []
     for i in range(len(records)):
         for j in range(i + 1, len(records)):

@@ -15,8 +15,8 @@ from typing import Any, Literal, Union
 import numpy as np
 from pydantic import BaseModel, Field, create_model
 
+from hwnas.core.space import SearchSpace
 from hwnas.llm.schemas import one_of
-from hwnas.space import OpName
 from hwnas.tools.evidence import ANY_EDGE, EditEffect, edit_effects, matching, support
 
 MIN_EVIDENCE = 3
@@ -26,9 +26,11 @@ MIN_AGREEMENT = 0.6
 class HeuristicStatement(BaseModel):
     """An edit and its claimed effect: `from_op` (or any) -> `to_op` on `edge` (-1 = any edge)."""
 
-    from_op: OpName | Literal["any"]
-    to_op: OpName
-    edge: Literal[-1, 0, 1, 2, 3, 4, 5]
+    from_op: str
+    """An op of the space, or `any`."""
+    to_op: str
+    edge: int = Field(ge=ANY_EDGE)
+    """The slot (an NB201 edge), or -1 for any slot."""
     accuracy: Literal["up", "down"]
     latency: Literal["up", "down"]
     text: str = Field(max_length=120)
@@ -95,14 +97,18 @@ def update_schema(
 
 
 def apply_update(
-    knowledge: dict[str, Any], update: KnowledgeUpdate, archive: Sequence[Mapping[str, Any]], round_number: int
+    knowledge: dict[str, Any],
+    update: KnowledgeUpdate,
+    archive: Sequence[Mapping[str, Any]],
+    round_number: int,
+    space: SearchSpace,
 ) -> tuple[dict[str, Any], dict[str, list[Any]]]:
     """The Coordinator's check: apply the actions the evidence supports and re-check kept heuristics.
 
     Returns the new knowledge base (version = round) and the round's changes, rejected actions included
     with their reasons.
     """
-    effects = edit_effects(archive)
+    effects = edit_effects(space, archive)
     heuristics = {h["id"]: dict(h) for h in knowledge.get("heuristics", [])}
     next_id = max(heuristics, default=0) + 1
     changes: dict[str, list[Any]] = {"added": [], "revised": [], "retired": [], "rejected": []}
@@ -155,10 +161,14 @@ def apply_update(
     return {"version": round_number, "heuristics": ordered, "history": history}, changes
 
 
-def heuristic_lines(knowledge: dict[str, Any]) -> list[str]:
-    """The knowledge base as prompt lines, one heuristic each."""
+def heuristic_lines(knowledge: dict[str, Any], noun: str) -> list[str]:
+    """The knowledge base as prompt lines, one heuristic each (`noun`: the space's word for a slot)."""
     return [
-        f"[{h['id']}] {h['from_op']} -> {h['to_op']} on {'any edge' if h['edge'] < 0 else 'edge ' + str(h['edge'])}: "
+        f"[{h['id']}] {h['from_op']} -> {h['to_op']} on {_where(h['edge'], noun)}: "
         f"accuracy {h['accuracy']}, latency {h['latency']} (evidence {h['evidence']}). {h['text']}"
         for h in knowledge.get("heuristics", [])
     ]
+
+
+def _where(slot: int, noun: str) -> str:
+    return f"any {noun}" if slot == ANY_EDGE else f"{noun} {slot}"

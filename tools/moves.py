@@ -22,8 +22,8 @@ from typing import Final
 
 import numpy as np
 
+from hwnas.core.space import Architecture
 from hwnas.graph.state import Proposal
-from hwnas.space import NUM_EDGES, OPS, Architecture
 
 FAMILIES: Final[dict[str, frozenset[str]]] = {
     "explore": frozenset({"sample", "crossover", "swap"}),
@@ -63,17 +63,17 @@ def candidate_moves(
                                       parents=[str(p) for p in lineage], rationale=label))
 
     for number, parent in enumerate(parents, start=1):
-        for edge in range(NUM_EDGES):
-            for op in OPS:
-                if op != parent.ops[edge]:
-                    ops = list(parent.ops)
-                    ops[edge] = op
-                    add("edit", f"{number}: edge {edge} -> {op}", Architecture(tuple(ops)), [parent])
-        for first, second in combinations(range(NUM_EDGES), 2):
+        space = parent.space
+        noun = space.slot_noun
+        for slot in range(len(space.slots)):
+            for op in space.ops:
+                if op != parent.ops[slot]:
+                    add("edit", f"{number}: {noun} {slot} -> {op}", parent.with_op(slot, op), [parent])
+        for first, second in combinations(range(len(space.slots)), 2):
             if parent.ops[first] != parent.ops[second]:
                 ops = list(parent.ops)
                 ops[first], ops[second] = ops[second], ops[first]
-                add("swap", f"{number}: swap edges {first},{second}", Architecture(tuple(ops)), [parent])
+                add("swap", f"{number}: swap {noun}s {first},{second}", space.make(ops), [parent])
     for (i, left), (j, right) in combinations(enumerate(parents, start=1), 2):
         children: list[Architecture] = []
         for _ in range(CROSSOVER_DRAWS):

@@ -5,13 +5,13 @@ costs no budget, and refit every round. Two models (scikit-learn, used as they a
 measurement (BENCHMARKS.md, "Surrogate"):
 
 - `gp` (default): a Gaussian process whose kernel is a constant times an RBF over the one-hot encoding of
-  the edges' ops, plus white noise. On one-hot vectors the squared distance is twice the number of
-  edges that differ, so this is the exponentiated Hamming kernel, a standard kernel for categorical
+  the slots' ops, plus white noise. On one-hot vectors the squared distance is twice the number of
+  slots that differ, so this is the exponentiated Hamming kernel, a standard kernel for categorical
   inputs. Scores are standardised; kernel hyper-parameters are fit by marginal likelihood.
 - `trees`: extremely randomised trees; the uncertainty is the spread of the trees' predictions.
 
-Features are the one-hot ops and the analytic log-parameters of the network on the run's dataset (free
-to compute, and the strongest single predictor of accuracy in this space).
+Features are the space's one-hot encoding and, where the space has an analytic parameter count, its log
+on the run's dataset (free to compute, and in NB201 the strongest single predictor of accuracy).
 """
 
 from __future__ import annotations
@@ -28,18 +28,17 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 
-from hwnas.cost import params_m
+from hwnas.core.space import Architecture, SearchSpace
 from hwnas.errors import UsageError
-from hwnas.space import NUM_EDGES, OPS, Architecture
 
 MIN_STD: Final = 1e-9
 
 
-def features(archs: Sequence[Architecture], dataset: str) -> np.ndarray:
-    """One-hot ops (6 edges x 5 ops) and log10 of the network's parameters in millions, one row per arch."""
-    codes = np.array([a.codes for a in archs], dtype=np.int64).reshape(-1, NUM_EDGES)
-    one_hot = np.zeros((len(codes), NUM_EDGES * len(OPS)))
-    one_hot[np.arange(len(codes))[:, None], np.arange(NUM_EDGES) * len(OPS) + codes] = 1.0
+def features(archs: Sequence[Architecture], space: SearchSpace, dataset: str) -> np.ndarray:
+    """The space's one-hot encoding, plus log10 of the analytic parameter count if the space has one."""
+    one_hot = space.encode(archs)
+    if "params" not in (space.analytic_costs(dataset) or {}):
+        return one_hot
     log_params = np.array([_log_params(a, dataset) for a in archs]).reshape(-1, 1)
     return np.hstack([one_hot, log_params])
 
@@ -47,7 +46,9 @@ def features(archs: Sequence[Architecture], dataset: str) -> np.ndarray:
 @cache
 def _log_params(arch: Architecture, dataset: str) -> float:
     # Cached: every round predicts the same untried members again, and the count is pure Python.
-    return math.log10(params_m(arch, dataset))
+    costs = arch.space.analytic_costs(dataset)
+    assert costs is not None  # features() asks only for spaces with a parameter count
+    return math.log10(costs["params"](arch))
 
 
 class Surrogate(Protocol):
@@ -69,7 +70,8 @@ class GaussianProcessSurrogate:
 
     name = "gp"
 
-    def __init__(self, dataset: str, seed: int = 0) -> None:
+    def __init__(self, space: SearchSpace, dataset: str, seed: int = 0) -> None:
+        self.space = space
         self.dataset = dataset
         self.seed = seed
         self._model: GaussianProcessRegressor | None = None
@@ -81,13 +83,13 @@ class GaussianProcessSurrogate:
         with warnings.catch_warnings():
             # A bound reached by the optimiser is a fact about the data, not a fault worth printing.
             warnings.simplefilter("ignore", ConvergenceWarning)
-            self._model.fit(features(archs, self.dataset), np.asarray(scores, dtype=np.float64))
+            self._model.fit(features(archs, self.space, self.dataset), np.asarray(scores, dtype=np.float64))
 
     def predict(self, archs: Sequence[Architecture]) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and standard deviation (the fitted noise included)."""
         if self._model is None:
             raise RuntimeError("fit the surrogate before predicting")
-        mean, std = self._model.predict(features(archs, self.dataset), return_std=True)
+        mean, std = self._model.predict(features(archs, self.space, self.dataset), return_std=True)
         return np.asarray(mean, dtype=np.float64), np.maximum(np.asarray(std, dtype=np.float64), MIN_STD)
 
 
@@ -97,7 +99,8 @@ class TreesSurrogate:
     name = "trees"
     TREES: Final = 100
 
-    def __init__(self, dataset: str, seed: int = 0) -> None:
+    def __init__(self, space: SearchSpace, dataset: str, seed: int = 0) -> None:
+        self.space = space
         self.dataset = dataset
         self.seed = seed
         self._model: ExtraTreesRegressor | None = None
@@ -105,13 +108,13 @@ class TreesSurrogate:
     def fit(self, archs: Sequence[Architecture], scores: np.ndarray) -> None:
         """Grow the forest (seeded)."""
         self._model = ExtraTreesRegressor(n_estimators=self.TREES, min_samples_leaf=2, random_state=self.seed)
-        self._model.fit(features(archs, self.dataset), np.asarray(scores, dtype=np.float64))
+        self._model.fit(features(archs, self.space, self.dataset), np.asarray(scores, dtype=np.float64))
 
     def predict(self, archs: Sequence[Architecture]) -> tuple[np.ndarray, np.ndarray]:
         """Mean and standard deviation over the trees."""
         if self._model is None:
             raise RuntimeError("fit the surrogate before predicting")
-        x = features(archs, self.dataset)
+        x = features(archs, self.space, self.dataset)
         per_tree = np.stack([tree.predict(x) for tree in self._model.estimators_])
         return per_tree.mean(axis=0), np.maximum(per_tree.std(axis=0), MIN_STD)
 
@@ -122,9 +125,9 @@ SURROGATES: Final[dict[str, type[GaussianProcessSurrogate] | type[TreesSurrogate
 }
 
 
-def make_surrogate(name: str, *, dataset: str, seed: int = 0) -> Surrogate:
+def make_surrogate(name: str, *, space: SearchSpace, dataset: str, seed: int = 0) -> Surrogate:
     """Build the surrogate called `name`, or a UsageError listing the accepted names."""
     try:
-        return SURROGATES[name](dataset, seed)
+        return SURROGATES[name](space, dataset, seed)
     except KeyError:
         raise UsageError(f"unknown surrogate {name!r}; accepted: {', '.join(SURROGATES)}") from None

@@ -14,8 +14,8 @@ from typing import Final
 import numpy as np
 
 from hwnas.baselines import ehvi, gp, local_search, nsga2, random_search, stratified_random_search, tpe
+from hwnas.core.evaluation import BudgetedEvaluator, EvaluationRecord
 from hwnas.errors import UsageError
-from hwnas.evaluation import BudgetedEvaluator, EvaluationRecord
 from hwnas.partition import Partitioning
 
 Searcher = Callable[[BudgetedEvaluator, np.random.Generator], list[EvaluationRecord]]

@@ -1,7 +1,7 @@
 """`ehvi`: the agent graph's Coordinator tools alone, with no LLM and no graph (Bayesian optimisation).
 
-After a random start (`INITIAL` architectures, spread over the six `conv3` niches as the agent graph's
-first round is), every round refits the surrogate on everything evaluated and evaluates the `ROUND`
+After a random start (`INITIAL` architectures, spread over the space's complexity niches as the agent
+graph's first round is), every round refits the surrogate on everything evaluated and evaluates the `ROUND`
 architectures a greedy expected-hypervolume-improvement batch picks among every unevaluated function of
 the space (`hwnas.tools.ranking`). Comparing it with the agent graph separates what the agents add from
 what the surrogate and the ranking give on their own.
@@ -13,9 +13,9 @@ from typing import Final
 
 import numpy as np
 
+from hwnas.core.evaluation import BudgetedEvaluator, EvaluationRecord
 from hwnas.errors import UsageError
-from hwnas.evaluation import BudgetedEvaluator, EvaluationRecord
-from hwnas.partition import distinct_architectures, make_partitioning
+from hwnas.partition import make_partitioning
 from hwnas.tools.ranking import Frame, rank
 from hwnas.tools.surrogate import make_surrogate
 
@@ -36,13 +36,14 @@ def search(
         raise UsageError(
             f"ehvi needs a budget above its initial design of {INITIAL} architectures, got {evaluator.budget}"
         )
-    niches = make_partitioning("conv3")
+    space = evaluator.space
+    niches = make_partitioning(space, space.niches().axis, dataset=dataset)
     first = [niches.sample(i % len(niches), rng) for i in range(min(INITIAL, evaluator.remaining))]
     evaluator.evaluate_many(first)
-    pool = distinct_architectures()
+    pool = space.distinct_architectures
     keys = {a: a.canonical_key for a in pool}
     pool_latency = np.asarray(evaluator.latency_model.latency_ms(pool), dtype=np.float64)
-    model = make_surrogate(surrogate, dataset=dataset, seed=int(rng.integers(2**31)))
+    model = make_surrogate(surrogate, space=space, dataset=dataset, seed=int(rng.integers(2**31)))
     while evaluator.remaining > 0:
         history = evaluator.history
         taken = {r.arch.canonical_key for r in history}

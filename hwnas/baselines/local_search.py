@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from hwnas.baselines.random_search import draw_unseen
-from hwnas.evaluation import BudgetedEvaluator, EvaluationRecord
+from hwnas.core.evaluation import BudgetedEvaluator, EvaluationRecord
 
 
 def search(evaluator: BudgetedEvaluator, rng: np.random.Generator) -> list[EvaluationRecord]:

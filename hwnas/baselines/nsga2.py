@@ -1,7 +1,7 @@
-"""NSGA-II (`nsga2`) from pymoo on the integer encoding of the 6 edges (op code 0..4 per edge).
+"""NSGA-II (`nsga2`) from pymoo on the integer encoding of the slots (one op code per slot).
 
-Objectives: maximise the estimator's score, minimise latency. Uniform crossover and a per-edge
-random reset (probability 1/6, to one of the other four ops) suit categorical genes better than
+Objectives: maximise the estimator's score, minimise latency. Uniform crossover and a per-slot
+random reset (probability 1/slots, to one of the other ops) suit categorical genes better than
 real-coded operators with rounding; pymoo drops duplicate genomes inside each generation. The run
 is driven through pymoo's ask/tell interface so that it stops exactly when the evaluator's budget
 of distinct architectures is spent, even in the middle of a generation.
@@ -19,20 +19,21 @@ from pymoo.core.termination import NoTermination
 from pymoo.operators.crossover.ux import UniformCrossover
 from pymoo.operators.sampling.rnd import IntegerRandomSampling
 
-from hwnas.evaluation import BudgetedEvaluator, EvaluationRecord
-from hwnas.space import NUM_EDGES, OPS, Architecture
+from hwnas.core.evaluation import BudgetedEvaluator, EvaluationRecord
+from hwnas.core.space import Architecture
 
 POPULATION: Final = 20
 
 
-class _EdgeReset(Mutation):
-    """Give each edge, with probability 1/6, a different op drawn uniformly."""
+class _SlotReset(Mutation):
+    """Give each slot, with probability 1/slots, a different op drawn uniformly."""
 
     def _do(self, problem: Problem, X: np.ndarray, *args: Any, random_state: Any = None, **kwargs: Any) -> np.ndarray:
         X = X.astype(np.int64, copy=True)
-        hit = random_state.random(X.shape) < 1.0 / NUM_EDGES
-        shift = random_state.integers(1, len(OPS), size=X.shape)
-        X[hit] = (X[hit] + shift[hit]) % len(OPS)
+        ops = problem.xu[0] + 1
+        hit = random_state.random(X.shape) < 1.0 / problem.n_var
+        shift = random_state.integers(1, ops, size=X.shape)
+        X[hit] = (X[hit] + shift[hit]) % ops
         return X
 
 
@@ -40,18 +41,19 @@ def search(
     evaluator: BudgetedEvaluator, rng: np.random.Generator, *, population: int = POPULATION
 ) -> list[EvaluationRecord]:
     """Run NSGA-II until the budget is spent."""
-    problem = Problem(n_var=NUM_EDGES, n_obj=2, xl=0, xu=len(OPS) - 1, vtype=int)
+    space = evaluator.space
+    problem = Problem(n_var=len(space.slots), n_obj=2, xl=0, xu=len(space.ops) - 1, vtype=int)
     algorithm = NSGA2(
         pop_size=population,
         sampling=IntegerRandomSampling(),
         crossover=UniformCrossover(),
-        mutation=_EdgeReset(),
+        mutation=_SlotReset(),
         eliminate_duplicates=True,
     )
     algorithm.setup(problem, termination=NoTermination(), seed=int(rng.integers(2**31)), verbose=False)
     while evaluator.remaining > 0:
         offspring = algorithm.ask()
-        archs = [Architecture.from_codes(x) for x in offspring.get("X").astype(np.int64)]
+        archs = [space.from_codes(x) for x in offspring.get("X").astype(np.int64)]
         if _new_count(evaluator, archs) > evaluator.remaining:
             evaluator.evaluate_many(_first_new(evaluator, archs, evaluator.remaining))
             break

@@ -1,6 +1,6 @@
 """The ask/tell loop behind the Optuna baselines (`tpe`, `gp`): the sampler is Optuna's, used as it is.
 
-The study has one categorical parameter per edge (its op, named like the edge, `1<-0` ... `3<-2`) and two
+The study has one categorical parameter per slot (its op, named like the slot: NB201's `1<-0` ... `3<-2`) and two
 objectives: maximise the estimator's score, minimise latency. Each trial the sampler proposes is
 evaluated and told to the study. A sampler may propose an architecture it has already seen; the trial is
 then told that architecture's recorded values, which costs no budget. So that a sampler that keeps
@@ -22,18 +22,13 @@ from typing import TYPE_CHECKING, Final
 import numpy as np
 
 from hwnas.baselines.random_search import draw_unseen
-from hwnas.evaluation import BudgetedEvaluator, EvaluationRecord
-from hwnas.space import EDGES, OPS, Architecture
+from hwnas.core.evaluation import BudgetedEvaluator, EvaluationRecord
 
 if TYPE_CHECKING:
     from optuna.samplers import BaseSampler
 
 MAX_CONSECUTIVE_DUPLICATES: Final = 10
 """Duplicate proposals in a row after which the next trial is a random unevaluated architecture."""
-
-PARAMS: Final[tuple[str, ...]] = tuple(f"{target}<-{source}" for source, target in EDGES)
-"""The study's parameter names, one per edge, in canonical-string order."""
-
 
 def run_study(
     evaluator: BudgetedEvaluator, rng: np.random.Generator, make_sampler: Callable[[int], BaseSampler]
@@ -45,13 +40,14 @@ def run_study(
         study = optuna.create_study(
             directions=["maximize", "minimize"], sampler=make_sampler(int(rng.integers(2**31)))
         )
+        space = evaluator.space
         duplicates_in_a_row = 0
         while evaluator.remaining > 0:
             if duplicates_in_a_row == MAX_CONSECUTIVE_DUPLICATES:
                 arch = draw_unseen(evaluator, rng)
-                study.enqueue_trial(dict(zip(PARAMS, arch.ops, strict=True)))
+                study.enqueue_trial(dict(zip(space.slots, arch.ops, strict=True)))
             trial = study.ask()
-            arch = Architecture(tuple(trial.suggest_categorical(name, OPS) for name in PARAMS))
+            arch = space.make([trial.suggest_categorical(name, space.ops) for name in space.slots])
             known = evaluator.lookup(arch)
             duplicates_in_a_row = 0 if known is None else duplicates_in_a_row + 1
             record = known or evaluator.evaluate(arch)

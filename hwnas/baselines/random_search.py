@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from hwnas.evaluation import BudgetedEvaluator, EvaluationRecord
-from hwnas.partition import architecture_at
-from hwnas.space import SPACE_SIZE, Architecture
+from hwnas.core.evaluation import BudgetedEvaluator, EvaluationRecord
+from hwnas.core.space import Architecture
 
 
 def search(evaluator: BudgetedEvaluator, rng: np.random.Generator) -> list[EvaluationRecord]:
     """Evaluate the first unseen architectures of a uniform random permutation of the space."""
+    space = evaluator.space
     picked: list[Architecture] = []
-    for position in rng.permutation(SPACE_SIZE):
+    for position in rng.permutation(space.size):
         if len(picked) == evaluator.remaining:
             break
-        arch = architecture_at(int(position))
+        arch = space.at(int(position))
         if evaluator.lookup(arch) is None:
             picked.append(arch)
     evaluator.evaluate_many(picked)
@@ -25,6 +25,6 @@ def search(evaluator: BudgetedEvaluator, rng: np.random.Generator) -> list[Evalu
 def draw_unseen(evaluator: BudgetedEvaluator, rng: np.random.Generator) -> Architecture:
     """Draw architectures uniformly until one has not been evaluated yet (the budget must not be spent)."""
     while True:
-        arch = architecture_at(int(rng.integers(SPACE_SIZE)))
+        arch = evaluator.space.at(int(rng.integers(evaluator.space.size)))
         if evaluator.lookup(arch) is None:
             return arch

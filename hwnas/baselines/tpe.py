@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from hwnas.baselines.optuna_study import run_study
-from hwnas.evaluation import BudgetedEvaluator, EvaluationRecord
+from hwnas.core.evaluation import BudgetedEvaluator, EvaluationRecord
 
 
 def search(evaluator: BudgetedEvaluator, rng: np.random.Generator) -> list[EvaluationRecord]:

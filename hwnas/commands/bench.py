@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from hwnas.baselines import SEARCHERS
-from hwnas.benchmark import load_tables
 from hwnas.cli import COMMANDS
 from hwnas.errors import check_writable_file, check_writable_folder
 from hwnas.harness import RunResult, run_benchmark
 from hwnas.progress import Progress
 from hwnas.registry import ESTIMATORS
+from hwnas.spaces.nb201.tables import load_tables
 
 
 def register(subparsers: Any) -> None:

@@ -6,7 +6,7 @@ Example::
 
 Reports the latency distribution, its repeatability (coefficient of variation of repeated
 measurements of the same architecture) and the op-level lookup-table model's rank correlation with
-whole-network measurement. Python equivalent: `hwnas.tools.device_latency.profile_latency(...)`.
+whole-network measurement. Python equivalent: `hwnas.latency.device.profile_latency(...)`.
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ def register(subparsers: Any) -> None:
 
 def profile_command(args: argparse.Namespace) -> int:
     """Measure, cache and print the profile."""
-    from hwnas.tools.device_latency import check_device, profile_latency
-    from hwnas.tools.score_cache import ScoreCache
+    from hwnas.estimators.score_cache import ScoreCache
+    from hwnas.latency.device import check_device, profile_latency
 
     check_device(args.device)
     with ScoreCache(args.cache) as cache:

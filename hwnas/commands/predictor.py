@@ -5,8 +5,8 @@ Examples::
     hwnas predictor eval --dataset cifar10 --sample 1000 --seed 0 [--few-shot 100] [--published] [--json]
     hwnas predictor calibrate --dataset cifar10 [--write]
 
-Python equivalents: `hwnas.tools.zc_evaluation.evaluate_predictor(tables, dataset=..., sample=..., seed=...)`
-and `hwnas.tools.zc_evaluation.calibrate_ensemble(tables, dataset=...)`.
+Python equivalents: `hwnas.estimators.zc_evaluation.evaluate_predictor(tables, dataset=..., sample=..., seed=...)`
+and `hwnas.estimators.zc_evaluation.calibrate_ensemble(tables, dataset=...)`.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from hwnas.benchmark import load_tables
 from hwnas.cli import COMMANDS
-from hwnas.tools.inputs import INPUT_KINDS
-from hwnas.tools.proxies import PROXIES, check_proxy_names
+from hwnas.estimators.inputs import INPUT_KINDS
+from hwnas.estimators.proxies import PROXIES, check_proxy_names
+from hwnas.spaces.nb201.tables import load_tables
 
 
 def register(subparsers: Any) -> None:
@@ -66,7 +66,7 @@ def _common(parser: argparse.ArgumentParser, dataset_help: str = "cifar10, cifar
 
 
 def _estimator(args: argparse.Namespace, cache: Any = None, dataset: str | None = None) -> Any:
-    from hwnas.tools.zero_cost import ZeroCostEstimator
+    from hwnas.estimators.zero_cost import ZeroCostEstimator
 
     options: dict[str, Any] = {}
     if args.batch_size is not None:
@@ -84,7 +84,7 @@ def _estimator(args: argparse.Namespace, cache: Any = None, dataset: str | None 
 
 def eval_command(args: argparse.Namespace) -> int:
     """Evaluate and print the report."""
-    from hwnas.tools.zc_evaluation import evaluate_predictor
+    from hwnas.estimators.zc_evaluation import evaluate_predictor
 
     report = evaluate_predictor(
         load_tables(args.data),
@@ -132,9 +132,9 @@ def calibrate_command(args: argparse.Namespace) -> int:
     """Measure the candidates on the reference sample and print the best weightings."""
     from importlib import resources
 
-    from hwnas.tools.score_cache import ScoreCache
-    from hwnas.tools.zc_evaluation import calibrate_ensemble
-    from hwnas.tools.zero_cost import REFERENCE_FILE, packaged_references, write_packaged_references
+    from hwnas.estimators.score_cache import ScoreCache
+    from hwnas.estimators.zc_evaluation import calibrate_ensemble
+    from hwnas.estimators.zero_cost import REFERENCE_FILE, packaged_references, write_packaged_references
 
     candidates = check_proxy_names(p.strip() for p in args.candidates.split(",") if p.strip())
     datasets = [d.strip() for d in args.dataset.split(",") if d.strip()]

@@ -13,10 +13,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from hwnas.benchmark import BenchmarkTables
 from hwnas.cli import COMMANDS
 from hwnas.errors import UsageError
 from hwnas.runs import resolve_run
+from hwnas.spaces.nb201.tables import BenchmarkTables
 
 
 def register(subparsers: Any) -> None:

@@ -59,8 +59,8 @@ def register(subparsers: Any) -> None:
 def run_command(args: argparse.Namespace) -> int:
     """Resolve defaults that depend on the data, run the search, print its summary."""
     # Imported here so that `hwnas --help` and the other verbs do not pay for LangGraph and torch.
-    from hwnas.benchmark import BenchmarkTables
     from hwnas.graph.runner import run_search
+    from hwnas.spaces.nb201.tables import BenchmarkTables
 
     device = args.device
     if device is None:

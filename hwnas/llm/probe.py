@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
+from hwnas.core.space import Architecture
 from hwnas.llm.client import LLMClient
 from hwnas.llm.errors import LLMReplyError
 from hwnas.llm.modes import ModeChoice
-from hwnas.space import Architecture, OpName
+from hwnas.spaces.nb201.space import NB201, OpName
 
 _SYSTEM = "You design cells for a NAS-Bench-201 network: 6 edges, each one of 5 ops."
 
@@ -28,7 +29,7 @@ class ArchitectureProposal(BaseModel):
 
     def architecture(self) -> Architecture:
         """The proposal as an `Architecture`."""
-        return Architecture(tuple(self.ops))
+        return NB201.make(tuple(self.ops))
 
 
 class ProposalBatch(BaseModel):

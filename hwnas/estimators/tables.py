@@ -1,8 +1,8 @@
-"""Benchmark-table oracles: accuracy `Estimator`s and a `LatencyModel` that look values up.
+"""Benchmark-table oracles: accuracy `Estimator`s that look values up in a benchmark's tables.
 
 `oracle-val` scores an architecture with its 200-epoch validation accuracy and `oracle-12ep` with
 its 12-epoch validation accuracy (a cheap, noisy fidelity); neither sees test accuracy, which only
-the indicators use. `TableLatency` returns the table latency of any device the tables hold.
+the indicators use. Any space's `Tables` serve, so the oracles work on every space that has tables.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Final
 
 import numpy as np
 
-from hwnas.benchmark import BenchmarkTables
-from hwnas.space import Architecture
+from hwnas.core.space import Architecture
+from hwnas.core.tables import Tables
 
 ORACLE_KINDS: Final = {"oracle-val": "val", "oracle-12ep": "val_12ep"}
 """Estimator name -> accuracy column kind of `BenchmarkTables.accuracy`."""
@@ -24,7 +24,7 @@ class TableAccuracy:
 
     is_accuracy = True
 
-    def __init__(self, name: str, tables: BenchmarkTables, dataset: str) -> None:
+    def __init__(self, name: str, tables: Tables, dataset: str) -> None:
         """`name` is a key of ORACLE_KINDS."""
         self.name = name
         self._tables = tables
@@ -32,18 +32,4 @@ class TableAccuracy:
 
     def predict(self, archs: Sequence[Architecture]) -> np.ndarray:
         """Table accuracy of each architecture."""
-        return self._column[self._tables.rows(archs)]
-
-
-class TableLatency:
-    """A `LatencyModel` that reads a device's latency column of the tables (in ms)."""
-
-    def __init__(self, tables: BenchmarkTables, dataset: str, device: str) -> None:
-        """Fails with a UsageError listing the available devices when the tables lack the pair."""
-        self.device = device
-        self._tables = tables
-        self._column = tables.latency_ms(dataset, device)
-
-    def latency_ms(self, archs: Sequence[Architecture]) -> np.ndarray:
-        """Table latency of each architecture."""
         return self._column[self._tables.rows(archs)]

@@ -16,7 +16,7 @@ input element, a BN 2 per element, a k x k average pool k*k per output element, 
 C*(H+1)^2 (the counting tool widens each pooling window by one row and one column). Run as a script
 to print both figures for an architecture::
 
-    python -m hwnas.cost '|nor_conv_3x3~0|+|nor_conv_3x3~0|none~1|+|skip_connect~0|none~1|nor_conv_1x1~2|'
+    python -m hwnas.spaces.nb201.cost '|nor_conv_3x3~0|+|nor_conv_3x3~0|none~1|+|skip_connect~0|none~1|nor_conv_1x1~2|'
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ import sys
 from dataclasses import dataclass
 from typing import Final
 
+from hwnas.core.space import Architecture
 from hwnas.errors import UsageError
-from hwnas.space import Architecture
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,8 +141,10 @@ def params_m(arch: Architecture, dataset: str) -> float:
 
 def main(argv: list[str]) -> int:
     """Print parameters and FLOPs of each architecture string given, for every dataset."""
+    from hwnas.spaces.nb201.space import NB201  # the space module imports this one
+
     for text in argv:
-        arch = Architecture.parse(text)
+        arch = NB201.parse(text)
         for dataset in DATASETS:
             figures = f"params {params_m(arch, dataset):.6f} M  flops {flops_m(arch, dataset):.6f} M"
             print(f"{dataset:10s} {figures}  {arch}")

@@ -1,4 +1,7 @@
-"""The stop test: per-partition front hypervolume over rounds, and when the whole search ends.
+"""The stop test: per-partition front hypervolume over rounds, and the criteria that end the search.
+
+The search ends at the first of: the budget spent, every partition stable, the round cap
+(`stop_criteria`, built from the run settings out of `hwnas.core.stop`'s composable criteria).
 
 Scores of a zero-cost predictor have no natural scale, so a partition's hypervolume is measured in a
 frame taken from its own records: their score and latency ranges, widened by half a range on each side.
@@ -18,7 +21,8 @@ import numpy as np
 from langgraph.runtime import Runtime
 from pymoo.indicators.hv import HV
 
-from hwnas.graph.context import Context
+from hwnas.core.stop import BudgetSpent, EveryPartitionStable, FirstMet, RoundCap, SearchStatus
+from hwnas.graph.context import Context, RunSettings
 from hwnas.graph.state import Evaluated, PartitionProgress, SearchState
 
 AGENT = "coordinator"
@@ -54,6 +58,11 @@ def is_stable(history: list[float], eps: float, window: int) -> bool:
     return all((b - a) < eps * max(a, 1e-12) for a, b in itertools.pairwise(recent))
 
 
+def stop_criteria(settings: RunSettings) -> FirstMet:
+    """The run's stop criteria, in the order their reasons take precedence."""
+    return FirstMet([BudgetSpent(settings.budget), EveryPartitionStable(), RoundCap(settings.max_rounds)])
+
+
 def assess_node(state: SearchState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Update every partition's hypervolume history and decide whether the search is over."""
     ctx = runtime.context
@@ -75,13 +84,14 @@ def assess_node(state: SearchState, runtime: Runtime[Context]) -> dict[str, Any]
             stable=is_stable(history, settings.stable_eps, settings.stable_window),
         )
     round_number = state.get("round", 0)
-    stop_reason = ""
-    if len(archive) >= settings.budget:
-        stop_reason = "budget spent"
-    elif len(progress) == len(ctx.partitioning.partitions) and all(p["stable"] for p in progress.values()):
-        stop_reason = "every partition is stable"
-    elif round_number >= settings.max_rounds:
-        stop_reason = "round cap reached"
+    status = SearchStatus(
+        evaluated=len(archive),
+        rounds=round_number,
+        partitions=len(ctx.partitioning.partitions),
+        stable=frozenset(p for p, v in progress.items() if v["stable"]),
+        assessed=frozenset(progress),
+    )
+    stop_reason = stop_criteria(settings).reason_to_stop(status)
     ctx.trace.write(
         "decision",
         agent=AGENT,

@@ -3,20 +3,25 @@
 Baselines, the agent graph's Coordinator and the evaluation harness all take one of each; the
 implementations (benchmark-table oracles, the zero-cost predictor, table or on-device latency) live
 in their own modules and are built by name through `hwnas.registry`. `BudgetedEvaluator` wraps one of
-each with the budget of distinct architectures that makes methods comparable (EVAL.md).
+each with the budget of distinct architectures that makes methods comparable (EVAL.md): every baseline
+and the agent graph's Coordinator evaluate through it, so budget and duplicates have one rule.
+
+Duplicates are judged by the architecture's text in its space (EVAL.md: isomorphic duplicates are
+distinct architectures; a searcher may skip them, which only helps it). The agent graph does skip them:
+its Coordinator rejects any candidate whose `canonical_key` was taken before it reaches the evaluator.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from hwnas.core.space import Architecture, SearchSpace
 from hwnas.errors import UsageError
 from hwnas.pareto import Archive
-from hwnas.space import SPACE_SIZE, Architecture
 
 
 @runtime_checkable
@@ -58,8 +63,14 @@ class EvaluationRecord:
 
     @property
     def arch_str(self) -> str:
-        """The canonical NB201 string."""
+        """The architecture's text in its space."""
         return str(self.arch)
+
+
+def check_budget(space: SearchSpace, budget: int) -> None:
+    """A UsageError unless 1 <= budget <= the space's size."""
+    if not 1 <= budget <= space.size:
+        raise UsageError(f"--budget must be between 1 and {space.size} distinct architectures, got {budget}")
 
 
 class BudgetExhausted(RuntimeError):
@@ -67,16 +78,16 @@ class BudgetExhausted(RuntimeError):
 
 
 class BudgetedEvaluator:
-    """The only way a searcher scores architectures: at most `budget` distinct ones (by arch string).
+    """The only way a searcher scores architectures: at most `budget` distinct ones (by their text).
 
     Asking again for an architecture already evaluated returns its record and costs nothing. Every
     record is kept in evaluation order (`history`), and the non-dominated ones in `archive`.
     """
 
-    def __init__(self, estimator: Estimator, latency_model: LatencyModel, budget: int) -> None:
-        """Spend at most `budget` (>= 1, <= the space size) evaluations."""
-        if not 1 <= budget <= SPACE_SIZE:
-            raise UsageError(f"--budget must be between 1 and {SPACE_SIZE} distinct architectures, got {budget}")
+    def __init__(self, space: SearchSpace, estimator: Estimator, latency_model: LatencyModel, budget: int) -> None:
+        """Spend at most `budget` (>= 1, <= the space size) evaluations of `space`'s architectures."""
+        check_budget(space, budget)
+        self.space = space
         self.estimator = estimator
         self.latency_model = latency_model
         self.budget = budget
@@ -88,6 +99,23 @@ class BudgetedEvaluator:
     def remaining(self) -> int:
         """Budget left, in distinct architectures."""
         return self.budget - len(self.history)
+
+    def restore(self, evaluated: Iterable[tuple[Architecture, float, float]]) -> None:
+        """Replace the history by earlier evaluations (architecture, score, latency), in order, for free.
+
+        The agent graph keeps its archive in checkpointed state; each node hands it back here, so budget
+        and duplicates are judged by the same rule as every baseline's.
+        """
+        self.history.clear()
+        self.archive = Archive()
+        self._by_arch.clear()
+        for arch, score, latency in evaluated:
+            self._keep(EvaluationRecord(arch, float(score), float(latency), len(self.history)))
+
+    def _keep(self, record: EvaluationRecord) -> None:
+        self.history.append(record)
+        self._by_arch[str(record.arch)] = record
+        self.archive.add(record)
 
     def lookup(self, arch: Architecture) -> EvaluationRecord | None:
         """Return the record of `arch` if it was evaluated, without spending anything."""
@@ -111,8 +139,5 @@ class BudgetedEvaluator:
             scores = np.asarray(self.estimator.predict(fresh), dtype=np.float64)
             latencies = np.asarray(self.latency_model.latency_ms(fresh), dtype=np.float64)
             for arch, score, latency in zip(fresh, scores, latencies, strict=True):
-                record = EvaluationRecord(arch, float(score), float(latency), len(self.history))
-                self.history.append(record)
-                self._by_arch[str(arch)] = record
-                self.archive.add(record)
+                self._keep(EvaluationRecord(arch, float(score), float(latency), len(self.history)))
         return [self._by_arch[str(arch)] for arch in archs]

@@ -19,9 +19,10 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from hwnas.cost import CELLS_PER_STAGE, STAGE_CHANNELS, dataset_shape
+from hwnas.core.space import Architecture
 from hwnas.errors import UsageError
-from hwnas.space import EDGES, Architecture
+from hwnas.spaces.nb201.cost import CELLS_PER_STAGE, STAGE_CHANNELS, dataset_shape
+from hwnas.spaces.nb201.space import EDGES
 
 
 class ReLUConvBN(nn.Sequential):
@@ -160,7 +161,7 @@ class NB201Network(nn.Module):
 
 
 def build_network(arch: Architecture, dataset: str, *, seed: int = 0, batch_norm: bool = True) -> NB201Network:
-    """The NB201 network for `dataset` (a `hwnas.cost.DATASETS` name).
+    """The NB201 network for `dataset` (a `hwnas.spaces.nb201.cost.DATASETS` name).
 
     Initialised with PyTorch's default init from `seed`; torch's global RNG is left as it was.
     """

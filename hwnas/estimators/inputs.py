@@ -25,8 +25,8 @@ from typing import Final
 import numpy as np
 import torch
 
-from hwnas.cost import dataset_shape
 from hwnas.errors import UsageError
+from hwnas.spaces.nb201.cost import dataset_shape
 
 CIFAR_MEAN: Final = np.array([0.4914, 0.4822, 0.4465], dtype=np.float32)
 CIFAR_STD: Final = np.array([0.2470, 0.2435, 0.2616], dtype=np.float32)

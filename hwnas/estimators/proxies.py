@@ -14,10 +14,10 @@ for several costs little more than asking for one.
   correlation matrix of the per-image input Jacobians, k = 1e-5.
 - `snip` (images and labels; Lee et al., 2019): sum of abs(w * dL/dw) for the cross-entropy loss.
 - `grad_norm` (images and labels): sum over conv/linear layers of the L2 norm of dL/dw.
-- `params`, `flops` (no data): parameters and FLOPs in millions from `hwnas.cost` (analytic).
+- `params`, `flops` (no data): parameters and FLOPs in millions from `hwnas.spaces.nb201.cost` (analytic).
 
 Values can be non-finite (a singular NASWOT kernel gives -inf; synflow can overflow float64 to +inf);
-they are returned as they are and `hwnas.tools.zero_cost` applies its documented rule to them.
+they are returned as they are and `hwnas.estimators.zero_cost` applies its documented rule to them.
 """
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ from typing import Final
 import torch
 from torch import nn
 
-from hwnas.cost import dataset_shape, flops_m, params_m
+from hwnas.core.space import Architecture
 from hwnas.errors import UsageError
-from hwnas.space import Architecture
-from hwnas.tools.inputs import ImageBatch
-from hwnas.tools.network import build_network
+from hwnas.estimators.inputs import ImageBatch
+from hwnas.spaces.nb201.cost import dataset_shape, flops_m, params_m
+from hwnas.spaces.nb201.network import build_network
 
 JACOB_COV_K: Final = 1e-5
 

@@ -42,16 +42,17 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 from scipy.stats import norm, rankdata
 
-from hwnas.cost import dataset_shape
+from hwnas.core.space import Architecture
 from hwnas.errors import UsageError
-from hwnas.space import NUM_EDGES, OPS, SPACE_SIZE, Architecture, SearchSpace
-from hwnas.tools.inputs import ImageBatch, make_batch
-from hwnas.tools.network import torch_threads
-from hwnas.tools.proxies import PROXIES, ProxyResult, analytic_scores, check_proxy_names, compute_proxies
-from hwnas.tools.score_cache import ProxyEntry, ScoreCache
+from hwnas.estimators.inputs import ImageBatch, make_batch
+from hwnas.estimators.proxies import PROXIES, ProxyResult, analytic_scores, check_proxy_names, compute_proxies
+from hwnas.estimators.score_cache import ProxyEntry, ScoreCache
+from hwnas.spaces.nb201.cost import dataset_shape
+from hwnas.spaces.nb201.network import torch_threads
+from hwnas.spaces.nb201.space import NB201, NUM_EDGES, SPACE_SIZE
 
 if TYPE_CHECKING:
-    from hwnas.benchmark import BenchmarkTables
+    from hwnas.spaces.nb201.tables import BenchmarkTables
 
 CALIBRATION_SEED: Final = 12345
 REFERENCE_SIZE: Final = 300
@@ -80,23 +81,17 @@ which needs a second (SynFlow) pass."""
 
 
 # ---- reference sample and isomorphism classes -------------------------------------------------------
-def _from_index(index: int) -> Architecture:
-    """The architecture at `index` of `SearchSpace()`'s lexicographic order of op codes."""
-    codes = [(index // len(OPS) ** (NUM_EDGES - 1 - slot)) % len(OPS) for slot in range(NUM_EDGES)]
-    return Architecture.from_codes(codes)
-
-
 @cache
 def reference_architectures(size: int = REFERENCE_SIZE) -> tuple[Architecture, ...]:
     """The fixed reference (calibration) sample: `size` distinct architectures drawn with CALIBRATION_SEED."""
     chosen = np.random.default_rng(CALIBRATION_SEED).choice(SPACE_SIZE, size=size, replace=False)
-    return tuple(_from_index(int(i)) for i in np.sort(chosen))
+    return tuple(NB201.at(int(i)) for i in np.sort(chosen))
 
 
 def evaluation_sample(size: int, seed: int) -> list[Architecture]:
     """`size` distinct architectures drawn with `seed` from the space minus the reference sample."""
     excluded = set(reference_architectures())
-    pool = [a for a in SearchSpace() if a not in excluded]
+    pool = [a for a in NB201 if a not in excluded]
     if not 1 <= size <= len(pool):
         raise UsageError(f"--sample must be between 1 and {len(pool)}, got {size}")
     chosen = np.random.default_rng(seed).choice(len(pool), size=size, replace=False)
@@ -120,7 +115,7 @@ def _pruning_order(arch: Architecture) -> tuple[int, int, tuple[int, ...]]:
 @cache
 def _representatives() -> dict[str, Architecture]:
     best: dict[str, Architecture] = {}
-    for arch in SearchSpace():
+    for arch in NB201:
         key = arch.canonical_key
         if key not in best or _pruning_order(arch) < _pruning_order(best[key]):
             best[key] = arch
@@ -179,7 +174,7 @@ def _reference_key(dataset: str, proxy: str, input_id: str) -> str:
 @cache
 def packaged_references() -> dict[str, np.ndarray]:
     """The reference quantiles shipped with hwnas (written by `hwnas predictor calibrate --write`)."""
-    path = resources.files("hwnas.tools") / REFERENCE_FILE
+    path = resources.files("hwnas.estimators") / REFERENCE_FILE
     if not path.is_file():
         return {}
     payload = json.loads(path.read_text(encoding="utf-8"))
@@ -189,7 +184,7 @@ def packaged_references() -> dict[str, np.ndarray]:
 def write_packaged_references(references: dict[str, np.ndarray], path: Path) -> None:
     """Write reference quantiles to the JSON file that `packaged_references` reads."""
     payload = {
-        "about": "Quantiles of zero-cost proxy values on hwnas's reference sample; see hwnas.tools.zero_cost.",
+        "about": "Quantiles of zero-cost proxy values on hwnas's reference sample; see hwnas.estimators.zero_cost.",
         "calibration_seed": CALIBRATION_SEED,
         "reference_size": REFERENCE_SIZE,
         "references": {key: [float(f"{v:.7g}") for v in q] for key, q in sorted(references.items())},
@@ -373,14 +368,6 @@ class ZeroCostEstimator:
 
 
 # ---- few-shot calibrated mode ------------------------------------------------------------------------
-def _one_hot(archs: Sequence[Architecture]) -> np.ndarray:
-    codes = np.array([a.codes for a in archs], dtype=np.int64).reshape(len(archs), NUM_EDGES)
-    encoded = np.zeros((len(archs), NUM_EDGES * len(OPS)))
-    for slot in range(NUM_EDGES):
-        encoded[np.arange(len(archs)), slot * len(OPS) + codes[:, slot]] = 1.0
-    return encoded
-
-
 @dataclass(frozen=True)
 class KernelRidge:
     """RBF kernel ridge regression; lengthscale and ridge picked by exact leave-one-out error."""
@@ -447,7 +434,7 @@ class FewShotZeroCost:
 
     def _features(self, archs: Sequence[Architecture]) -> np.ndarray:
         members = [m.proxy for m in self.base.ensemble]
-        return np.hstack([self.base.features(archs, members), _one_hot([representative(a) for a in archs])])
+        return np.hstack([self.base.features(archs, members), NB201.encode([representative(a) for a in archs])])
 
     def predict(self, archs: Sequence[Architecture]) -> np.ndarray:
         """Predicted accuracy rank score (standard normal scale) per architecture, higher = better."""

@@ -28,11 +28,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from hwnas.cost import CELLS_PER_STAGE, STAGE_CHANNELS, dataset_shape
+from hwnas.core.space import Architecture
 from hwnas.errors import UsageError
-from hwnas.space import NUM_EDGES, OPS, Architecture, SearchSpace
-from hwnas.tools.network import build_network, make_op, torch_threads
-from hwnas.tools.score_cache import LatencyEntry, ScoreCache
+from hwnas.estimators.score_cache import LatencyEntry, ScoreCache
+from hwnas.spaces.nb201.cost import CELLS_PER_STAGE, STAGE_CHANNELS, dataset_shape
+from hwnas.spaces.nb201.network import build_network, make_op, torch_threads
+from hwnas.spaces.nb201.space import NB201, NUM_EDGES, OPS
 
 LOCAL_DEVICES: Final = ("local-cpu", "local-cuda")
 DEFAULT_THREADS: Final = 1
@@ -239,7 +240,7 @@ class LookupTableLatency:
     def _measure_items(self) -> dict[str, LatencyEntry]:
         timer = self._timer
         shape = dataset_shape(timer.dataset)
-        entries = {_EMPTY_CELLS: timer.time_network(Architecture(("none",) * NUM_EDGES))}
+        entries = {_EMPTY_CELLS: timer.time_network(NB201.make(("none",) * NUM_EDGES))}
         resolution = shape.resolution
         for stage, channels in enumerate(STAGE_CHANNELS):
             for op in OPS:
@@ -293,7 +294,7 @@ def profile_latency(
     if sample < 2:
         raise UsageError(f"--sample must be at least 2, got {sample}")
     rng = np.random.default_rng(seed)
-    archs = [SearchSpace().sample(rng) for _ in range(sample)]
+    archs = [NB201.sample(rng) for _ in range(sample)]
     model = OnDeviceLatency(device, dataset=dataset, threads=threads, repeats=repeats, cache=cache)
     start = time.perf_counter()
     measured = model.latency_ms(archs)

@@ -5,7 +5,7 @@ Spearman ρ and Kendall τ against the table's test accuracy for every proxy and
 the median per-architecture scoring time, cached re-scoring throughput, peak memory and, optionally,
 the few-shot mode and agreement with the published proxy scores. `calibrate_ensemble` measures every
 candidate proxy on the reference sample and ranks weightings by ρ with validation accuracy; the
-default ensemble in `hwnas.tools.zero_cost` is the pick it printed. CLI: `hwnas predictor eval` and
+default ensemble in `hwnas.estimators.zero_cost` is the pick it printed. CLI: `hwnas predictor eval` and
 `hwnas predictor calibrate`.
 """
 
@@ -24,13 +24,11 @@ import numpy as np
 import pandas as pd
 from scipy.stats import kendalltau, spearmanr
 
-from hwnas.benchmark import BenchmarkTables
+from hwnas.core.space import Architecture
 from hwnas.errors import UsageError
-from hwnas.space import Architecture
-from hwnas.tools.network import torch_threads
-from hwnas.tools.proxies import PROXIES, compute_proxies
-from hwnas.tools.score_cache import ScoreCache
-from hwnas.tools.zero_cost import (
+from hwnas.estimators.proxies import PROXIES, compute_proxies
+from hwnas.estimators.score_cache import ScoreCache
+from hwnas.estimators.zero_cost import (
     Reference,
     ZeroCostEstimator,
     _reference_key,
@@ -38,6 +36,8 @@ from hwnas.tools.zero_cost import (
     make_few_shot,
     reference_architectures,
 )
+from hwnas.spaces.nb201.network import torch_threads
+from hwnas.spaces.nb201.tables import BenchmarkTables
 
 PUBLISHED_FILE = "nb201_zc_proxies.csv.gz"
 PUBLISHED_PROXIES = ("synflow", "logsynflow", "naswot")

@@ -24,14 +24,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
-from typing import Final, Literal, overload
+from typing import ClassVar, Final, Literal, overload
 
 import numpy as np
 import pandas as pd
 
-from hwnas.cost import DATASETS, dataset_shape
+from hwnas.core.space import Architecture, SearchSpace
 from hwnas.errors import UsageError
-from hwnas.space import OPS, SPACE_SIZE, Architecture
+from hwnas.spaces.nb201.cost import DATASETS, dataset_shape
+from hwnas.spaces.nb201.space import NB201, OPS, SPACE_SIZE
 
 MAIN_FILE: Final = "nb201_hw.csv.gz"
 HELP_FILE: Final = "nb201_help_latency.csv.gz"
@@ -87,7 +88,7 @@ def _all_arch_codes() -> dict[str, int]:
     """Every canonical architecture string with its `ops` column code (one decimal digit per edge)."""
     codes: dict[str, int] = {}
     for digits in itertools.product(range(len(OPS)), repeat=6):
-        codes[str(Architecture.from_codes(digits))] = int("".join(map(str, digits)))
+        codes[str(NB201.from_codes(digits))] = int("".join(map(str, digits)))
     return codes
 
 
@@ -141,6 +142,7 @@ def _frozen(values: pd.Series) -> np.ndarray:
 class BenchmarkTables:
     """The checked tables, as read-only columns in NB201 index order. Build with `load_tables`."""
 
+    space: ClassVar[SearchSpace] = NB201
     folder: Path
     arch_strs: tuple[str, ...]
     _columns: dict[str, np.ndarray] = field(repr=False)
@@ -168,7 +170,7 @@ class BenchmarkTables:
     # ---- lookups ---------------------------------------------------------------------------------
     def row(self, arch: Architecture | str) -> int:
         """Return the NB201 index (row) of one architecture."""
-        text = str(arch) if isinstance(arch, Architecture) else str(Architecture.parse(arch))
+        text = str(arch) if isinstance(arch, Architecture) else str(NB201.parse(arch))
         return self._row_of[text]
 
     def rows(self, archs: Sequence[Architecture | str]) -> np.ndarray:
@@ -183,7 +185,7 @@ class BenchmarkTables:
 
     def architecture(self, row: int) -> Architecture:
         """Return the architecture at NB201 index `row`."""
-        return Architecture.parse(self.arch_strs[row])
+        return NB201.parse(self.arch_strs[row])
 
     # ---- columns ---------------------------------------------------------------------------------
     def accuracy(self, dataset: str, kind: str = "test") -> np.ndarray:
@@ -228,7 +230,7 @@ class BenchmarkTables:
     @cached_property
     def valid_mask(self) -> np.ndarray:
         """True where the cell's output is reachable from its input (False: a degenerate cell)."""
-        mask = np.fromiter((Architecture.parse(s).is_valid for s in self.arch_strs), dtype=bool, count=SPACE_SIZE)
+        mask = np.fromiter((NB201.parse(s).is_valid for s in self.arch_strs), dtype=bool, count=SPACE_SIZE)
         mask.setflags(write=False)
         return mask
 

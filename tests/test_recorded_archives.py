@@ -1,0 +1,39 @@
+"""Recorded runs still replay: the committed campaign archives come out again, architecture by architecture.
+
+`results/search/` holds the evaluation order of every campaign unit. Re-running a few of them with today's
+code must give the same architectures in the same order with the same scores: refactors of the space,
+the evaluator or the baselines may not move a figure.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from hwnas.harness import run_baseline
+from hwnas.partition import make_partitioning
+from hwnas.registry import make_latency_model
+from hwnas.spaces.nb201.tables import BenchmarkTables
+
+RESULTS = Path(__file__).resolve().parents[1] / "results" / "search"
+
+
+def recorded(cell: str, seed: int) -> list[tuple[str, float]]:
+    with (RESULTS / cell / f"seed{seed}.csv").open(newline="") as handle:
+        return [(row["arch_str"], float(row["score"])) for row in csv.DictReader(handle)]
+
+
+@pytest.mark.parametrize("method", ["rs", "rs-partition", "nsga2", "ls", "ehvi"])
+def test_baseline_reproduces_its_recorded_archive(method: str, tables: BenchmarkTables) -> None:
+    space = tables.space
+    run = run_baseline(
+        method, 1, tables=tables, dataset="cifar10", estimator="oracle-val",
+        latency_model=make_latency_model("eyeriss", space=space, dataset="cifar10", tables=tables),
+        budget=120, partitioning=make_partitioning(space, "conv3"),
+    )  # fmt: skip
+    again = [(r.arch_str, r.score) for r in run.records]
+    expected = recorded(f"eyeriss-b120-oracle-val-{method}", 1)
+    assert [a for a, _ in again] == [a for a, _ in expected]
+    assert [s for _, s in again] == pytest.approx([s for _, s in expected], abs=1e-6)
