@@ -28,6 +28,7 @@ test: venv lint typecheck
 
 lint: venv
 	$(BIN)/ruff check hwnas agents graph tools prompts evals tests
+	$(BIN)/ruff format --check hwnas agents graph tools prompts evals tests
 
 # mypy reads module names from folders, and ours are mapped (agents/ -> hwnas.agents), so it checks
 # a staged copy of the package laid out as it is installed.

@@ -57,8 +57,11 @@ def memory_node(state: SearchState, runtime: Runtime[Context]) -> dict[str, Any]
             update = ctx.llm.structured(
                 agent=AGENT,
                 messages=memory_messages(state, ctx),
-                schema=update_schema([h["id"] for h in knowledge.get("heuristics", [])], edits,
-                                     np.random.default_rng([ctx.settings.seed, round_number])),
+                schema=update_schema(
+                    [h["id"] for h in knowledge.get("heuristics", [])],
+                    edits,
+                    np.random.default_rng([ctx.settings.seed, round_number]),
+                ),
                 context={"round": round_number},
             )
         except LLMError as error:

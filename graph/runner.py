@@ -276,8 +276,9 @@ def run_search(
         estimator, latency_model, partitioning, surrogate, settings.candidates, budget=settings.budget
     )
     trace = TraceWriter(paths.trace)  # creates nothing until its first record
-    llm = make_llm(settings.llm, base_url=base_url, trace=trace, seed=settings.seed, chat_model=chat_model,
-                   json_mode=json_mode)
+    llm = make_llm(
+        settings.llm, base_url=base_url, trace=trace, seed=settings.seed, chat_model=chat_model, json_mode=json_mode
+    )
     check_writable_folder(paths.root, "--out")  # creates the run folder, now that every input has been checked
     context = Context(
         settings=settings,

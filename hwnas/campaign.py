@@ -469,12 +469,13 @@ def summarise_campaign(campaign: Campaign, out: Path, *, data: str | None = None
             "true_front_size_valid": len(true_front(tables, dataset, device, exclude_degenerate=True).rows),
             "methods": {c.method: {**summarise_cell(per_cell[c]), "wins": wins[c.method]} for c in cells},
         })  # fmt: skip
+    bias_partitions = make_partitioning(tables.space, BIAS_AXIS, dataset="cifar10", tables=tables).partitions
     payload = {
         "campaign": campaign.name,
         "description": campaign.description,
         "seeds_planned": campaign.seeds,
         "partition_axis_for_bias": BIAS_AXIS,
-        "partition_names": [p.name for p in make_partitioning(tables.space, BIAS_AXIS, dataset="cifar10", tables=tables).partitions],
+        "partition_names": [p.name for p in bias_partitions],
         "groups": payload_groups,
     }
     write_json_atomically(out / f"results-{campaign.name}.json", payload)

@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Final, Generic, TypeVar
@@ -97,11 +97,6 @@ class Archive(Generic[R]):
         self._records = [r for r, k in zip(self._records, keep, strict=True) if k] + [record]
         self._points = np.vstack([self._points[keep], point])
         return True
-
-    def extend(self, records: Iterable[R]) -> None:
-        """Add each record in turn."""
-        for record in records:
-            self.add(record)
 
     @property
     def front(self) -> list[R]:
@@ -205,9 +200,7 @@ def true_front(tables: Tables, dataset: str, device: str, *, exclude_degenerate:
     return _true_front(tables, dataset, device, exclude_degenerate)
 
 
-def true_indicators(
-    tables: Tables, dataset: str, device: str, archs: Sequence[Architecture | str]
-) -> dict[str, float]:
+def true_indicators(tables: Tables, dataset: str, device: str, archs: Sequence[Architecture | str]) -> dict[str, float]:
     """IGD and HV_B of the evaluated `archs`, with degenerate cells and without (`*_valid`)."""
     full = true_front(tables, dataset, device)
     valid = true_front(tables, dataset, device, exclude_degenerate=True)

@@ -8,7 +8,7 @@ ESTIMATORS / one more branch below.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from hwnas.core.evaluation import Estimator, LatencyModel
 from hwnas.core.space import SearchSpace
@@ -17,6 +17,9 @@ from hwnas.errors import UsageError
 from hwnas.estimators.tables import ORACLE_KINDS, TableAccuracy
 from hwnas.latency.table import TableLatency
 from hwnas.spaces.nb201 import NB201
+
+if TYPE_CHECKING:
+    from hwnas.spaces.nb201.tables import BenchmarkTables
 
 ZERO_COST_KINDS: tuple[str, ...] = ("zc", "zc-fewshot")
 ESTIMATORS: tuple[str, ...] = (*ORACLE_KINDS, *ZERO_COST_KINDS)
@@ -47,7 +50,9 @@ def make_estimator(
         from hwnas.estimators.zero_cost import make_zero_cost
 
         _need_nb201(space, f"estimator {name!r}")
-        return make_zero_cost(name, dataset=dataset, tables=tables, seed=seed, **options)
+        return make_zero_cost(
+            name, dataset=dataset, tables=cast("BenchmarkTables | None", tables), seed=seed, **options
+        )
     raise UsageError(f"unknown estimator {name!r}; accepted: {', '.join(ESTIMATORS)}")
 
 

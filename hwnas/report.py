@@ -37,13 +37,14 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from hwnas.core.tables import Tables
 from hwnas.errors import UsageError
 from hwnas.pareto import TrueFront, non_dominated_mask, non_dominated_records, true_front
 from hwnas.partition import make_partitioning
 from hwnas.runs.export import run_summary
 from hwnas.runs.records import distinct_llm_calls
 from hwnas.runs.store import ArchiveRow, Run, is_agent_run, read_bench_csv, resolve_run
-from hwnas.spaces.nb201.tables import BenchmarkTables
+from hwnas.spaces import get_space
 
 CURVE_POINTS: Final = 40
 """Prefix lengths at which a comparison computes the indicators."""
@@ -63,12 +64,12 @@ class Truth:
 
     dataset: str
     device: str
-    tables: BenchmarkTables
+    tables: Tables
     full: TrueFront
     valid: TrueFront
 
     @classmethod
-    def find(cls, tables: BenchmarkTables | None, dataset: str | None, device: str | None) -> Truth | None:
+    def find(cls, tables: Tables | None, dataset: str | None, device: str | None) -> Truth | None:
         """The truth of (dataset, device), or None when there are no tables or they lack the pair."""
         if tables is None or dataset is None or device is None or not tables.has(dataset, device):
             return None
@@ -385,9 +386,10 @@ def _prepare(out: Path) -> Path:
     return out
 
 
-def _partition_names(settings: dict[str, Any], tables: BenchmarkTables | None) -> dict[int, str]:
+def _partition_names(settings: dict[str, Any], tables: Tables | None) -> dict[int, str]:
     with contextlib.suppress(UsageError, KeyError, TypeError, ValueError):
         partitioning = make_partitioning(
+            get_space(settings.get("space", "nb201")),
             settings["partition_axis"],
             bins=settings["partition_bins"],
             dataset=settings["dataset"],
@@ -467,7 +469,7 @@ def _knowledge_rows(knowledge: dict[str, Any]) -> list[list[Any]]:
     return rows
 
 
-def write_report(run: Run, *, out: Path | None = None, tables: BenchmarkTables | None = None) -> Path:
+def write_report(run: Run, *, out: Path | None = None, tables: Tables | None = None) -> Path:
     """Write the run's HTML report (default `RUN/report.html`) and its PNGs; return the HTML path."""
     out = _prepare(out or run.file("report.html"))
     settings, records, archive = run.settings(), run.records(), run.archive()
@@ -620,7 +622,7 @@ def _curve(archive: Sequence[ArchiveRow], truth: Truth) -> tuple[list[int], list
     return sizes, [truth.full.igd(archs[:n]) for n in sizes], [truth.full.hv_b(archs[:n]) for n in sizes]
 
 
-def write_comparison(entries: Sequence[Compared], *, out: Path, tables: BenchmarkTables | None = None) -> Path:
+def write_comparison(entries: Sequence[Compared], *, out: Path, tables: Tables | None = None) -> Path:
     """Write an HTML page with the entries' fronts side by side and their indicators; return its path."""
     if len(entries) < 2:
         raise UsageError("--compare needs at least two runs")

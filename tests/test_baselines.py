@@ -23,7 +23,9 @@ def _budget(method: str, budget: int) -> int:
 
 
 def _run(tables: BenchmarkTables, method: str, budget: int, seed: int) -> list[tuple[str, float, float]]:
-    evaluator = BudgetedEvaluator(NB201, make_estimator("oracle-val", dataset="cifar10", tables=tables),
+    evaluator = BudgetedEvaluator(
+        NB201,
+        make_estimator("oracle-val", dataset="cifar10", tables=tables),
         make_latency_model("pixel3", dataset="cifar10", tables=tables),
         budget,
     )
@@ -60,7 +62,9 @@ def test_each_baseline_is_reproducible_under_its_seed(tables: BenchmarkTables, m
 
 def test_stratified_search_takes_partitions_in_turn(tables: BenchmarkTables) -> None:
     niches = make_partitioning(NB201, "conv3")
-    evaluator = BudgetedEvaluator(NB201, make_estimator("oracle-val", dataset="cifar10", tables=tables),
+    evaluator = BudgetedEvaluator(
+        NB201,
+        make_estimator("oracle-val", dataset="cifar10", tables=tables),
         make_latency_model("fpga", dataset="cifar10", tables=tables),
         18,
     )
@@ -81,7 +85,9 @@ def test_optuna_loop_leaves_a_sampler_stuck_on_one_architecture_for_random_unsee
     from optuna.samplers import PartialFixedSampler, RandomSampler
 
     stuck = NB201.parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|none~1|+|skip_connect~0|none~1|nor_conv_3x3~2|")
-    evaluator = BudgetedEvaluator(NB201, make_estimator("oracle-val", dataset="cifar10", tables=tables),
+    evaluator = BudgetedEvaluator(
+        NB201,
+        make_estimator("oracle-val", dataset="cifar10", tables=tables),
         make_latency_model("fpga", dataset="cifar10", tables=tables),
         4,
     )

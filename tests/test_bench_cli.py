@@ -88,4 +88,3 @@ def test_missing_or_damaged_data_exits_2(
     (tmp_path / "nb201_hw" / "nb201_hw.csv.gz").write_bytes(b"\x1f\x8b not really gzip")
     assert main(["bench", "--data", str(tmp_path), "--budget", "3", "--seeds", "1"]) == 2
     assert "is damaged" in capsys.readouterr().err
-

@@ -40,18 +40,14 @@ def test_columns_are_read_only(tables: BenchmarkTables) -> None:
 def test_availability_matrix(tables: BenchmarkTables) -> None:
     available = tables.availability()
     assert set(available) == {"cifar10", "cifar100", "imagenet16"}
-    assert {"fpga", "eyeriss", "raspi4", "pixel3", "1080ti_1", "titanxp_256", "gold_6226"} <= set(
-        available["cifar10"]
-    )
+    assert {"fpga", "eyeriss", "raspi4", "pixel3", "1080ti_1", "titanxp_256", "gold_6226"} <= set(available["cifar10"])
     assert len(available["cifar10"]) == 27 + 1  # HELP's 27 devices and NB201's own GPU latency
     assert available["cifar100"] == ("nb201_gpu",)
     assert tables.has("cifar10", "fpga") and not tables.has("cifar100", "fpga")
 
 
 @pytest.mark.parametrize(("dataset", "device"), [("cifar10", "edgegpu"), ("cifar100", "fpga")])
-def test_absent_pairs_fail_listing_what_is_available(
-    tables: BenchmarkTables, dataset: str, device: str
-) -> None:
+def test_absent_pairs_fail_listing_what_is_available(tables: BenchmarkTables, dataset: str, device: str) -> None:
     with pytest.raises(UsageError) as error:
         tables.latency_ms(dataset, device)
     message = str(error.value)

@@ -76,8 +76,14 @@ def memory_reply(system: str, user: str, *, truthful: bool) -> str:
     directions = [("up" if change > 0 else "down") for change in (score, latency)]
     if not truthful:
         directions = [{"up": "down", "down": "up"}[d] for d in directions]
-    heuristic = {"from_op": from_op, "to_op": to_op, "edge": -1,
-                 "accuracy": directions[0], "latency": directions[1], "text": f"{edit} as the evidence says"}
+    heuristic = {
+        "from_op": from_op,
+        "to_op": to_op,
+        "edge": -1,
+        "accuracy": directions[0],
+        "latency": directions[1],
+        "text": f"{edit} as the evidence says",
+    }
     return json.dumps({"actions": [{"action": "add", "target_id": 0, "heuristic": heuristic}]})
 
 
@@ -87,8 +93,10 @@ def sensible_script(system: str, user: str) -> str:
     if agent == "navigator":
         return navigator_reply(system, {0: 3})
     if agent == "generator":
-        picks = [min(options, key=lambda label: ("edge" not in label, "conv_3x3" not in label, label))
-                 for options in offered_moves(system)]
+        picks = [
+            min(options, key=lambda label: ("edge" not in label, "conv_3x3" not in label, label))
+            for options in offered_moves(system)
+        ]
         return json.dumps({f"child_{i}": pick for i, pick in enumerate(picks, 1)})
     return memory_reply(system, user, truthful=True)
 
@@ -174,9 +182,14 @@ def test_offered_moves_are_legal_new_and_distinct(tables: BenchmarkTables) -> No
     from hwnas.tools.surrogate import make_surrogate
 
     parts = make_partitioning(NB201, "conv3", bins=6, dataset="cifar10", tables=tables)
-    coordinator = Coordinator(make_estimator("oracle-val", dataset="cifar10", tables=tables),
-                              make_latency_model("fpga", dataset="cifar10", tables=tables), parts,
-                              make_surrogate("gp", space=NB201, dataset="cifar10"), candidates="moves", budget=120)
+    coordinator = Coordinator(
+        make_estimator("oracle-val", dataset="cifar10", tables=tables),
+        make_latency_model("fpga", dataset="cifar10", tables=tables),
+        parts,
+        make_surrogate("gp", space=NB201, dataset="cifar10"),
+        candidates="moves",
+        budget=120,
+    )
     parent = NB201.parse("|none~0|+|skip_connect~0|none~1|+|skip_connect~0|none~1|avg_pool_3x3~2|")
     dead_edge_twin = "|avg_pool_3x3~0|+|skip_connect~0|none~1|+|skip_connect~0|none~1|avg_pool_3x3~2|"
     assert NB201.parse(dead_edge_twin).canonical_key == parent.canonical_key
@@ -195,8 +208,12 @@ def test_offered_moves_are_legal_new_and_distinct(tables: BenchmarkTables) -> No
         assert len({c.canonical_key for c in children}) == len(children)
         assert parent.canonical_key not in {c.canonical_key for c in children}
         offered[strategy] = {family_of(m["rationale"]) for m in moves}
-    assert offered == {"explore": {"sample", "crossover", "swap"}, "exploit": {"edit", "swap"},
-                       "repair": {"crossover", "edit"}, "mixed": {"edit", "swap", "crossover", "sample"}}
+    assert offered == {
+        "explore": {"sample", "crossover", "swap"},
+        "exploit": {"edit", "swap"},
+        "repair": {"crossover", "edit"},
+        "mixed": {"edit", "swap", "crossover", "sample"},
+    }
     short = coordinator.legal_moves([first], 1, "repair", 30, np.random.default_rng(0))  # < 30 edits, no pairs
     assert {family_of(m["rationale"]) for m in short} == {"edit", "swap", "sample"}
 
@@ -278,8 +295,14 @@ def test_guardrail_scales_a_timid_plan_and_trims_a_greedy_one() -> None:
 def test_end_to_end_on_the_embedded_model(tmp_path: Path) -> None:
     """The real default LLM drives one small round: its replies parse, the Coordinator evaluates them."""
     settings = RunSettings(
-        budget=10, estimator="oracle-val", device="fpga", partition_axis="none", round_size=4, max_rounds=1,
-        max_retries=1, llm="embedded",
+        budget=10,
+        estimator="oracle-val",
+        device="fpga",
+        partition_axis="none",
+        round_size=4,
+        max_rounds=1,
+        max_retries=1,
+        llm="embedded",
     )
     summary = run_search(settings, name="e2e", out=tmp_path, on_progress=lambda _: None)
     trace = records(tmp_path, "e2e")

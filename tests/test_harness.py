@@ -16,9 +16,7 @@ REFERENCE = {
 
 @pytest.mark.parametrize("device", list(REFERENCE))
 def test_random_search_lands_on_the_eval_md_reference(tables: BenchmarkTables, device: str) -> None:
-    report = run_benchmark(
-        tables=tables, methods=["rs"], dataset="cifar10", device=device, budget=120, seeds=100
-    )
+    report = run_benchmark(tables=tables, methods=["rs"], dataset="cifar10", device=device, budget=120, seeds=100)
     summary = report.summaries[0]
     igd, hv_b = REFERENCE[device]
     assert summary.seeds == 100

@@ -51,8 +51,13 @@ def test_runs_lists_status_budget_and_figures(recorded_run: Path, capsys: pytest
         (killed / "run.lock").write_text(json.dumps({"pid": 2**22 + 12345, "host": socket.gethostname()}))
         (remote / "run.lock").write_text(json.dumps({"pid": os.getpid(), "host": "another-machine"}))
         status = {info.name: info.status for info in list_runs(folder)}
-        assert status == {"rec": "finished", "live": "running", "failed": "interrupted", "killed": "interrupted",
-                          "remote": "running"}
+        assert status == {
+            "rec": "finished",
+            "live": "running",
+            "failed": "interrupted",
+            "killed": "interrupted",
+            "remote": "running",
+        }
         # A process on another machine cannot be checked: its trace must have been written lately.
         assert Run(remote).status(now=time.time() + RUNNING_WINDOW_S + 1) == "interrupted"
         code, out, _ = cli(capsys, "runs", "--dir", str(folder))
@@ -76,8 +81,15 @@ def test_a_second_process_cannot_take_a_held_run(recorded_run: Path) -> None:
 
 
 def test_runs_lists_bench_results(tables, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    run_benchmark(tables=tables, methods=["rs", "ls"], dataset="cifar10", device="fpga", budget=10, seeds=2,
-                  out=tmp_path / "runs" / "bench-fpga")
+    run_benchmark(
+        tables=tables,
+        methods=["rs", "ls"],
+        dataset="cifar10",
+        device="fpga",
+        budget=10,
+        seeds=2,
+        out=tmp_path / "runs" / "bench-fpga",
+    )
     code, out, _ = cli(capsys, "runs", "--dir", str(tmp_path / "runs"))
     assert code == 0
     line = next(line for line in out.splitlines() if line.startswith("bench-fpga"))
@@ -86,8 +98,9 @@ def test_runs_lists_bench_results(tables, tmp_path: Path, capsys: pytest.Capture
 
 def test_trace_filters_by_agent_round_and_partition(recorded_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
     records = stored(recorded_run)
-    code, out, _ = cli(capsys, "trace", "rec", "--dir", str(recorded_run.parent), "--agent", "generator",
-                       "--round", "2", "--json")
+    code, out, _ = cli(
+        capsys, "trace", "rec", "--dir", str(recorded_run.parent), "--agent", "generator", "--round", "2", "--json"
+    )
     assert code == 0
     chosen = [json.loads(line) for line in out.splitlines()]
     assert chosen and all(r["agent"] == "generator" and r["round"] == 2 for r in chosen)
@@ -106,12 +119,22 @@ def test_trace_text_shows_decisions_rejections_overrides_and_costs(
 ) -> None:
     code, out, _ = cli(capsys, "trace", str(recorded_run))
     assert code == 0
-    for expected in ("navigator llm call", "prompt: round 1 state", 'reply: {"summary": "spread"}',
-                     "tokens 100 in / 20 out, 0.50 s, $0.0010", "cost unknown", "plan: spread 1",
-                     "override: partition 5 got no slot", "duplicate: computes the same function",
-                     "added #1 any -> nor_conv_3x3 on any edge", "evidence 4", "stop: budget spent",
-                     "rejected add #0: evidence 1 case(s)", "tool lookup_latency+score_proxy: 6 result(s)",
-                     "... 1 more (--full shows all)"):
+    for expected in (
+        "navigator llm call",
+        "prompt: round 1 state",
+        'reply: {"summary": "spread"}',
+        "tokens 100 in / 20 out, 0.50 s, $0.0010",
+        "cost unknown",
+        "plan: spread 1",
+        "override: partition 5 got no slot",
+        "duplicate: computes the same function",
+        "added #1 any -> nor_conv_3x3 on any edge",
+        "evidence 4",
+        "stop: budget spent",
+        "rejected add #0: evidence 1 case(s)",
+        "tool lookup_latency+score_proxy: 6 result(s)",
+        "... 1 more (--full shows all)",
+    ):
         assert expected in out, expected
     code, full, _ = cli(capsys, "trace", str(recorded_run), "--full", "--agent", "navigator", "--round", "1")
     assert "system:\n" in full and "    plan\n" in full and "... 1 more" not in full
@@ -212,15 +235,35 @@ def test_secrets_never_reach_any_output(
     secret = "sk-test-0123456789abcdef"
     monkeypatch.setenv("OPENAI_API_KEY", secret)
     trace = TraceWriter(recorded_run / "trace.jsonl")
-    trace.write("llm_call", agent="navigator", round=3, provider="openai", model="gpt-x",
-                request={"messages": [["user", f"my key is {secret}"]], "params": {"api_key": secret},
-                         "schema_name": "S", "schema": {}},
-                reply=f"echo {secret}", parsed=None, error=None, tokens_in=1, tokens_out=1, wall_s=0.1, cost_usd=0.0,
-                headers={"Authorization": "Bearer abc"})
+    trace.write(
+        "llm_call",
+        agent="navigator",
+        round=3,
+        provider="openai",
+        model="gpt-x",
+        request={
+            "messages": [["user", f"my key is {secret}"]],
+            "params": {"api_key": secret},
+            "schema_name": "S",
+            "schema": {},
+        },
+        reply=f"echo {secret}",
+        parsed=None,
+        error=None,
+        tokens_in=1,
+        tokens_out=1,
+        wall_s=0.1,
+        cost_usd=0.0,
+        headers={"Authorization": "Bearer abc"},
+    )
     outputs = []
-    for argv in (["trace", str(recorded_run), "--full"], ["trace", str(recorded_run), "--json"],
-                 ["export", str(recorded_run), "--format", "json"], ["runs", "--dir", str(recorded_run.parent)],
-                 ["report", str(recorded_run), "--out", str(tmp_path / "r.html")]):
+    for argv in (
+        ["trace", str(recorded_run), "--full"],
+        ["trace", str(recorded_run), "--json"],
+        ["export", str(recorded_run), "--format", "json"],
+        ["runs", "--dir", str(recorded_run.parent)],
+        ["report", str(recorded_run), "--out", str(tmp_path / "r.html")],
+    ):
         code, out, err = cli(capsys, *argv)
         assert code == 0
         outputs += [out, err]
@@ -271,8 +314,9 @@ def test_a_killed_real_run_is_read_from_its_checkpoint_until_resumed(
     assert code == 0 and json.loads(out)["summary"]["status"] == "interrupted"
     assert main(["report", str(runs / "k"), "--data", str(data_dir)]) == 0
 
-    run_search(settings, name="k", out=runs, data=str(data_dir), chat_model=scripted_model(),
-               on_progress=lambda _: None)
+    run_search(
+        settings, name="k", out=runs, data=str(data_dir), chat_model=scripted_model(), on_progress=lambda _: None
+    )
     assert run.status() == "finished"
     assert [r.arch for r in run.archive()][: len(checkpoint_archive)] == [r.arch for r in checkpoint_archive]
 

@@ -55,8 +55,9 @@ def test_parallel_branches_share_the_model_safely(tmp_path: Path) -> None:
 
     def branch(partition: int) -> None:
         try:
-            results.append(llm.structured(agent="navigator", messages=[("user", f"Branch {partition}: pick.")],
-                                          schema=Pick))
+            results.append(
+                llm.structured(agent="navigator", messages=[("user", f"Branch {partition}: pick.")], schema=Pick)
+            )
         except BaseException as error:
             errors.append(error)
 

@@ -43,10 +43,13 @@ def is_probe(request: dict[str, Any]) -> bool:
 
 
 # What llama-cpp-python's server (0.3.x) answers a json_schema response_format with, measured on it.
-LLAMA_CPP_REJECTION = ("1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
-                       "'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema'}")
-VALID = json.dumps({"ops": ["nor_conv_3x3", "skip_connect", "none", "nor_conv_1x1", "avg_pool_3x3", "none"],
-                    "rationale": "mixed"})
+LLAMA_CPP_REJECTION = (
+    "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
+    "'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema'}"
+)
+VALID = json.dumps(
+    {"ops": ["nor_conv_3x3", "skip_connect", "none", "nor_conv_1x1", "avg_pool_3x3", "none"], "rationale": "mixed"}
+)
 MESSAGES = [("system", "You design cells."), ("user", "Propose one cell.")]
 
 
@@ -85,15 +88,24 @@ class FakeOpenAIServer:
                 pass
 
             def do_GET(self) -> None:
-                self._send(200, {"object": "list", "data": [{"id": name, "object": "model", "owned_by": "me"}
-                                                            for name in server.served]})
+                self._send(
+                    200,
+                    {
+                        "object": "list",
+                        "data": [{"id": name, "object": "model", "owned_by": "me"} for name in server.served],
+                    },
+                )
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 mode = mode_of(body)
                 if mode in server.rejects:
-                    payload = {"error": {"message": LLAMA_CPP_REJECTION if mode != "prompt" else "unsupported",
-                                         "type": "internal_server_error"}}
+                    payload = {
+                        "error": {
+                            "message": LLAMA_CPP_REJECTION if mode != "prompt" else "unsupported",
+                            "type": "internal_server_error",
+                        }
+                    }
                     (server.probes if is_probe(body) else server.requests).append(body)
                     self._send(500, payload)
                     return
@@ -115,17 +127,27 @@ class FakeOpenAIServer:
                     payload = {"error": {"message": f"scripted {step[1]}", "type": "server_error"}}
                     self._send(step[1], payload)
                     return
-                text = step[1] if step[0] == "reply" else json.dumps(
-                    {"ops": ["none"] * 6, "rationale": self.headers.get("Authorization", "")[:80]})
+                text = (
+                    step[1]
+                    if step[0] == "reply"
+                    else json.dumps({"ops": ["none"] * 6, "rationale": self.headers.get("Authorization", "")[:80]})
+                )
                 self._reply(body, text)
 
             def _reply(self, body: dict[str, Any], text: str) -> None:
-                self._send(200, {
-                    "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": body["model"],
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": text}}],
-                    "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
-                })
+                self._send(
+                    200,
+                    {
+                        "id": "chatcmpl-1",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": body["model"],
+                        "choices": [
+                            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}
+                        ],
+                        "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
+                    },
+                )
 
             def _send(self, status: int, payload: dict[str, Any]) -> None:
                 data = json.dumps(payload).encode()
@@ -285,8 +307,10 @@ def test_auto_mode_probes_once_and_picks_the_first_mode_the_server_applies(
     assert [mode_of(r) for r in fake.requests] == ["json_object", "json_object"]
     [record] = [r for r in read_trace(tmp_path / "trace.jsonl") if r["kind"] == "llm_mode"]
     assert (record["mode"], record["schema_enforced"]) == ("json_object", True)
-    assert [(t["mode"], t["outcome"]) for t in record["trials"]] == [("json_schema", "rejected"),
-                                                                   ("json_object", "followed")]
+    assert [(t["mode"], t["outcome"]) for t in record["trials"]] == [
+        ("json_schema", "rejected"),
+        ("json_object", "followed"),
+    ]
     assert "HTTP 500" in record["trials"][0]["detail"] and "followed" in record["reason"]
 
 
@@ -389,8 +413,12 @@ def test_llm_check_lists_the_modes_the_server_accepts(
     assert main(["llm", "check", "--llm", "openai-compatible:fake-model", "--base-url", fake.base_url]) == 0
     lines = capsys.readouterr().out.splitlines()
     modes = [line.split()[2:5] for line in lines if line.startswith("json mode ")]
-    assert modes == [["json_schema", "rejected", "(HTTP"], ["json_object", "accepted,", "schema"],
-                     ["guided", "accepted,", "schema"], ["prompt", "accepted,", "schema"]]
+    assert modes == [
+        ["json_schema", "rejected", "(HTTP"],
+        ["json_object", "accepted,", "schema"],
+        ["guided", "accepted,", "schema"],
+        ["prompt", "accepted,", "schema"],
+    ]
     assert "schema followed" in lines[3] and "schema not followed" in lines[4]
     assert [mode_of(p) for p in fake.probes] == ["json_schema", "json_object", "guided", "prompt"]
 
@@ -439,8 +467,21 @@ def closed_port() -> int:
 def test_a_run_against_a_closed_port_exits_2_with_one_line(
     tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = ["run", "--llm", "openai-compatible:m", "--base-url", f"http://127.0.0.1:{closed_port()}/v1",
-            "--budget", "24", "--name", "down", "--out", str(tmp_path), "--data", str(data_dir)]
+    argv = [
+        "run",
+        "--llm",
+        "openai-compatible:m",
+        "--base-url",
+        f"http://127.0.0.1:{closed_port()}/v1",
+        "--budget",
+        "24",
+        "--name",
+        "down",
+        "--out",
+        str(tmp_path),
+        "--data",
+        str(data_dir),
+    ]
     assert main(argv) == 2
     error = [line for line in capsys.readouterr().err.splitlines() if line.startswith("hwnas: error")]
     assert len(error) == 1 and "unreachable" in error[0] and "--base-url" in error[0]
@@ -463,9 +504,7 @@ def test_llm_check_on_an_unreachable_base_url_exits_2_with_one_line(capsys: pyte
         (["--llm", "replay:/no/such/trace.jsonl"], "not found"),
     ],
 )
-def test_bad_llm_specs_exit_2_with_one_line(
-    argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_bad_llm_specs_exit_2_with_one_line(argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["llm", "check", *argv]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and needle in error

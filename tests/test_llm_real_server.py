@@ -46,9 +46,23 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`python -m llama_cpp.server` on the embedded GGUF, one thread, as the README tells users to start it."""
     port = free_port()
     log = tmp_path_factory.mktemp("server") / "server.log"
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_model_path()),
-               "--model_alias", ALIAS, "--host", "127.0.0.1", "--port", str(port), "--n_threads", "1",
-               "--n_ctx", str(DEFAULT_N_CTX)]
+    command = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(embedded_model_path()),
+        "--model_alias",
+        ALIAS,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_threads",
+        "1",
+        "--n_ctx",
+        str(DEFAULT_N_CTX),
+    ]
     with log.open("wb") as output:
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
@@ -89,8 +103,23 @@ def test_a_model_the_server_does_not_serve_is_named_with_those_it_serves(
 def test_a_search_forcing_json_schema_on_this_server_exits_2_at_once(
     server_url: str, tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = ["run", "--llm", f"openai-compatible:{ALIAS}", "--base-url", server_url, "--json-mode", "json_schema",
-            "--budget", "24", "--name", "forced", "--out", str(tmp_path), "--data", str(data_dir)]
+    argv = [
+        "run",
+        "--llm",
+        f"openai-compatible:{ALIAS}",
+        "--base-url",
+        server_url,
+        "--json-mode",
+        "json_schema",
+        "--budget",
+        "24",
+        "--name",
+        "forced",
+        "--out",
+        str(tmp_path),
+        "--data",
+        str(data_dir),
+    ]
     assert main(argv) == 2
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("hwnas: error")]
     assert len(errors) == 1 and "rejects --json-mode json_schema (HTTP 500" in errors[0]
@@ -106,10 +135,20 @@ def test_a_search_through_the_server_matches_the_embedded_model(
     server_url: str, tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # One round of two slots after the random start: a Navigator, a Generator and a memory call each.
-    common = ["--budget", "14", "--round-size", "2", "--seed", "0", "--out", str(tmp_path), "--data", str(data_dir),
-              "--json"]
-    assert main(["run", "--llm", f"openai-compatible:{ALIAS}", "--base-url", server_url, "--name", "srv",
-                 *common]) == 0
+    common = [
+        "--budget",
+        "14",
+        "--round-size",
+        "2",
+        "--seed",
+        "0",
+        "--out",
+        str(tmp_path),
+        "--data",
+        str(data_dir),
+        "--json",
+    ]
+    assert main(["run", "--llm", f"openai-compatible:{ALIAS}", "--base-url", server_url, "--name", "srv", *common]) == 0
     served = json.loads(capsys.readouterr().out)
     assert main(["run", "--llm", "embedded", "--name", "emb", *common]) == 0
     embedded = json.loads(capsys.readouterr().out)
@@ -121,7 +160,9 @@ def test_a_search_through_the_server_matches_the_embedded_model(
         assert calls and all(c["reply"] is not None for c in calls)  # every call answered
         assert sum(c["parsed"] is not None for c in calls) / len(calls) >= 0.5
     # The same model, the same prompt: the first Navigator request is the same request either way.
-    first = {run: next(c for c in llm_calls(tmp_path / run / "trace.jsonl") if c["agent"] == "navigator")
-             for run in ("srv", "emb")}
+    first = {
+        run: next(c for c in llm_calls(tmp_path / run / "trace.jsonl") if c["agent"] == "navigator")
+        for run in ("srv", "emb")
+    }
     assert first["srv"]["request_key"] == first["emb"]["request_key"]
     assert first["srv"]["request"]["messages"] == first["emb"]["request"]["messages"]

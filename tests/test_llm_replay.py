@@ -61,8 +61,9 @@ class ScriptedChatModel(BaseChatModel):
         reply = self.replies.pop(0)
         if isinstance(reply, Exception):
             raise reply
-        message = AIMessage(content=reply, usage_metadata={"input_tokens": 100, "output_tokens": 10,
-                                                           "total_tokens": 110})
+        message = AIMessage(
+            content=reply, usage_metadata={"input_tokens": 100, "output_tokens": 10, "total_tokens": 110}
+        )
         return ChatResult(generations=[ChatGeneration(message=message)])
 
 
@@ -78,8 +79,9 @@ def session(llm: LLMClient) -> list[BaseModel]:
 
 def recorded(tmp_path: Path) -> tuple[Path, list[BaseModel]]:
     trace = tmp_path / "recorded.jsonl"
-    fake = GenericFakeChatModel(messages=iter([cell_json("nor_conv_3x3"), '{"focus": 9}', '{"focus": 2}',
-                                               cell_json("skip_connect")]))
+    fake = GenericFakeChatModel(
+        messages=iter([cell_json("nor_conv_3x3"), '{"focus": 9}', '{"focus": 2}', cell_json("skip_connect")])
+    )
     results = session(make_llm("fake:scripted", chat_model=fake, trace=TraceWriter(trace)))
     return trace, results
 
@@ -91,7 +93,9 @@ def test_replay_reproduces_a_recorded_sequence_exactly(tmp_path: Path) -> None:
     assert (llm.provider, llm.model) == ("replay", "scripted")
     assert session(llm) == original
     assert [r.model_dump() for r in original] == [
-        {"ops": ["nor_conv_3x3"] * 6}, {"focus": 2}, {"ops": ["skip_connect"] * 6}
+        {"ops": ["nor_conv_3x3"] * 6},
+        {"focus": 2},
+        {"ops": ["skip_connect"] * 6},
     ]
     keep = ("agent", "request_key", "occurrence", "repair_round", "reply", "parsed", "error", "round")
     before = [{k: r.get(k) for k in keep} for r in read_trace(trace)]

@@ -70,8 +70,9 @@ def test_fields_are_named_and_rounded() -> None:
 
 
 def test_bench_shows_live_progress_on_a_terminal_and_plain_lines_when_piped(data_dir: Path) -> None:
-    command = hwnas_command("bench", "--methods", "rs", "--budget", "10", "--seeds", "3", "--device", "fpga",
-                            "--data", str(data_dir))
+    command = hwnas_command(
+        "bench", "--methods", "rs", "--budget", "10", "--seeds", "3", "--device", "fpga", "--data", str(data_dir)
+    )
     code, shown = run_on_terminal(command)
     assert code == 0
     assert CLEAR + "[" in shown and "3/3 runs" in shown and "last rs seed 2" in shown
@@ -90,10 +91,13 @@ def test_agent_run_shows_live_progress_on_a_terminal_and_plain_lines_when_piped(
 ) -> None:
     """`hwnas run` replaying a recorded run: same archive either way, and the display suits the output."""
     settings = json.loads((agent_run / "settings.json").read_text())
-    flags = [f"--{key.replace('_', '-')}={settings[key]}" for key in ("budget", "estimator", "device", "round_size",
-                                                                     "max_rounds")]
-    command = hwnas_command("run", f"--llm=replay:{agent_run / 'trace.jsonl'}", *flags, "--data", str(data_dir),
-                            "--out", str(tmp_path))
+    flags = [
+        f"--{key.replace('_', '-')}={settings[key]}"
+        for key in ("budget", "estimator", "device", "round_size", "max_rounds")
+    ]
+    command = hwnas_command(
+        "run", f"--llm=replay:{agent_run / 'trace.jsonl'}", *flags, "--data", str(data_dir), "--out", str(tmp_path)
+    )
     code, shown = run_on_terminal([*command, "--name", "on-terminal"])
     assert code == 0, shown[-2000:]
     assert CLEAR + "[" in shown and f"/{settings['budget']} evaluated" in shown and "HV_B 0." in shown

@@ -17,9 +17,7 @@ from hwnas.estimators.inputs import ImageBatch, make_batch
 from hwnas.estimators.proxies import PROXIES, compute_proxies
 from hwnas.spaces.nb201.space import NB201
 
-GOOD = NB201.parse(
-    "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
-)
+GOOD = NB201.parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|")
 CUT_OFF = NB201.parse("|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|nor_conv_3x3~2|")  # output sees no input
 
 

@@ -115,9 +115,7 @@ def test_options_carry_prediction_latency_and_gain(tables: BenchmarkTables) -> N
     # The kept heuristic adds its best child of the parent: one edit to skip_connect.
     (child,) = [o for o in options if o["rationale"] == "h7"]
     assert child["operator"] == "heuristic" and child["parents"] == [parent]
-    assert [op for _, _, op in NB201.parse(child["arch"]).edits_from(NB201.parse(parent))] == [
-        "skip_connect"
-    ]
+    assert [op for _, _, op in NB201.parse(child["arch"]).edits_from(NB201.parse(parent))] == ["skip_connect"]
 
 
 def test_generator_prompt_lists_each_option_with_its_figures() -> None:

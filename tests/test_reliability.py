@@ -51,8 +51,19 @@ from hwnas.cli import main
 sys.exit(main(sys.argv[3:]))
 """
 
-RUN_FLAGS = ["--llm", "random", "--budget", "24", "--round-size", "8", "--estimator", "oracle-val", "--seed", "3",
-             "--json"]
+RUN_FLAGS = [
+    "--llm",
+    "random",
+    "--budget",
+    "24",
+    "--round-size",
+    "8",
+    "--estimator",
+    "oracle-val",
+    "--seed",
+    "3",
+    "--json",
+]
 """A small seeded run: 12 random starts, then two rounds of Generator branches (6 and 4 of them)."""
 
 
@@ -62,8 +73,9 @@ def hwnas(
     """Run the CLI in a child process; `kill_at=(point, k)` has it SIGKILLed at the k-th such point."""
     prefix = ["-c", _KILLER, kill_at[0], str(kill_at[1])] if kill_at else ["-m", "hwnas.cli"]
     environment = {**os.environ, "HWNAS_DATA": str(data_dir), **(env or {})}
-    return subprocess.run([sys.executable, *prefix, *args], capture_output=True, text=True, env=environment,
-                          timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, *prefix, *args], capture_output=True, text=True, env=environment, timeout=300, check=False
+    )
 
 
 def outputs(run: Path) -> dict[str, object]:
@@ -144,12 +156,23 @@ class AgentServer:
                     reply = random_instance(schema, schema.get("$defs", {}), rng)
                     if echo_auth:
                         reply = _fill_text(reply, self.headers.get("Authorization", ""))
-                    status, payload = 200, {
-                        "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": body["model"],
-                        "choices": [{"index": 0, "finish_reason": "stop",
-                                     "message": {"role": "assistant", "content": json.dumps(reply)}}],
-                        "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
-                    }
+                    status, payload = (
+                        200,
+                        {
+                            "id": "chatcmpl-1",
+                            "object": "chat.completion",
+                            "created": 0,
+                            "model": body["model"],
+                            "choices": [
+                                {
+                                    "index": 0,
+                                    "finish_reason": "stop",
+                                    "message": {"role": "assistant", "content": json.dumps(reply)},
+                                }
+                            ],
+                            "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
+                        },
+                    )
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -189,8 +212,11 @@ SMALL_FLAGS = ["--budget", "14", "--round-size", "4", "--max-rounds", "2", "--es
 def test_a_recorded_run_replays_to_the_same_archive(
     provider: str, agent_server: AgentServer, data_dir: Path, tmp_path: Path
 ) -> None:
-    llm = ["--llm", "random"] if provider == "random" else [
-        "--llm", "openai-compatible:agent-server", "--base-url", agent_server.base_url]
+    llm = (
+        ["--llm", "random"]
+        if provider == "random"
+        else ["--llm", "openai-compatible:agent-server", "--base-url", agent_server.base_url]
+    )
     recorded = hwnas("run", *llm, *SMALL_FLAGS, "--name", "rec", "--out", str(tmp_path), data_dir=data_dir)
     assert recorded.returncode == 0, recorded.stderr
     replay = ["--llm", f"replay:{tmp_path / 'rec' / 'trace.jsonl'}"]
@@ -204,8 +230,19 @@ def test_a_recorded_run_replays_to_the_same_archive(
 @pytest.mark.slow
 def test_a_run_of_the_embedded_model_replays_to_the_same_archive(data_dir: Path, tmp_path: Path) -> None:
     """The embedded model's prompt says a grammar enforces the schema; a replay pastes it: same requests."""
-    flags = ["--budget", "6", "--partition-axis", "none", "--round-size", "3", "--max-rounds", "1",
-             "--estimator", "oracle-val", "--no-knowledge"]
+    flags = [
+        "--budget",
+        "6",
+        "--partition-axis",
+        "none",
+        "--round-size",
+        "3",
+        "--max-rounds",
+        "1",
+        "--estimator",
+        "oracle-val",
+        "--no-knowledge",
+    ]
     recorded = hwnas("run", "--llm", "embedded", *flags, "--name", "rec", "--out", str(tmp_path), data_dir=data_dir)
     assert recorded.returncode == 0, recorded.stderr
     replay = f"replay:{tmp_path / 'rec' / 'trace.jsonl'}"
@@ -240,8 +277,9 @@ def test_a_key_echoed_by_the_server_is_in_no_file_the_run_writes(data_dir: Path,
     run = tmp_path / "r"
     navigator = [json.loads(line) for line in (run / "trace.jsonl").read_text().splitlines()]
     assert any("Bearer <redacted>" in str(r.get("reply")) for r in navigator)  # the server did echo it
-    exported = hwnas("export", str(run), "--format", "json", "--out", str(tmp_path / "r.json"), data_dir=data_dir,
-                     env=env_key)
+    exported = hwnas(
+        "export", str(run), "--format", "json", "--out", str(tmp_path / "r.json"), data_dir=data_dir, env=env_key
+    )
     reported = hwnas("report", str(run), "--out", str(tmp_path / "r.html"), data_dir=data_dir, env=env_key)
     assert exported.returncode == 0 and reported.returncode == 0, exported.stderr + reported.stderr
     written = [*run.iterdir(), tmp_path / "r.json", tmp_path / "r.html"]
@@ -318,26 +356,59 @@ def test_a_settings_file_without_a_newer_setting_still_resumes(
     resumed = hwnas("run", "--llm", "random", *SMALL_FLAGS, "--name", "r", "--out", str(tmp_path), data_dir=data_dir)
     assert resumed.returncode == 0, resumed.stderr
     assert (run / "archive.csv").read_text() == (finished_run / "archive.csv").read_text()
-    other = hwnas("run", "--llm", "random", *SMALL_FLAGS, "--no-navigator", "--name", "r", "--out", str(tmp_path),
-                  data_dir=data_dir)
+    other = hwnas(
+        "run",
+        "--llm",
+        "random",
+        *SMALL_FLAGS,
+        "--no-navigator",
+        "--name",
+        "r",
+        "--out",
+        str(tmp_path),
+        data_dir=data_dir,
+    )
     assert "use_navigator: True -> False" in one_line_error(other)
 
 
-def test_a_failed_start_leaves_nothing_and_an_empty_run_does_not_block_its_name(
-    data_dir: Path, tmp_path: Path
-) -> None:
-    typo = hwnas("run", "--llm", "opnai:gpt-4o-mini", "--budget", "12", "--name", "t", "--out", str(tmp_path),
-                 data_dir=data_dir)
+def test_a_failed_start_leaves_nothing_and_an_empty_run_does_not_block_its_name(data_dir: Path, tmp_path: Path) -> None:
+    typo = hwnas(
+        "run", "--llm", "opnai:gpt-4o-mini", "--budget", "12", "--name", "t", "--out", str(tmp_path), data_dir=data_dir
+    )
     assert "opnai" in one_line_error(typo) and not (tmp_path / "t").exists()
     # A folder from an older hwnas that failed after writing its settings, before evaluating anything:
     (tmp_path / "t").mkdir()
     (tmp_path / "t" / "settings.json").write_text(json.dumps({"llm": "opnai:gpt-4o-mini", "budget": 12}))
-    fixed = hwnas("run", "--llm", "random", "--budget", "12", "--estimator", "oracle-val", "--name", "t", "--out",
-                  str(tmp_path), data_dir=data_dir)
+    fixed = hwnas(
+        "run",
+        "--llm",
+        "random",
+        "--budget",
+        "12",
+        "--estimator",
+        "oracle-val",
+        "--name",
+        "t",
+        "--out",
+        str(tmp_path),
+        data_dir=data_dir,
+    )
     assert fixed.returncode == 0, fixed.stderr
     assert json.loads((tmp_path / "t" / "settings.json").read_text())["llm"] == "random"
-    other = hwnas("run", "--llm", "random", "--budget", "13", "--estimator", "oracle-val", "--name", "t", "--out",
-                  str(tmp_path), data_dir=data_dir)
+    other = hwnas(
+        "run",
+        "--llm",
+        "random",
+        "--budget",
+        "13",
+        "--estimator",
+        "oracle-val",
+        "--name",
+        "t",
+        "--out",
+        str(tmp_path),
+        data_dir=data_dir,
+    )
     assert "budget: 12 -> 13" in one_line_error(other)  # a run that evaluated something keeps its name
 
 
@@ -355,13 +426,19 @@ def test_a_failed_start_leaves_nothing_and_an_empty_run_does_not_block_its_name(
         (["run", "--base-url", "http://127.0.0.1:9/v1"], "random does not use it"),
         (["bench", "--methods", "rs", "--seeds", "1", "--out", "{tmp}/a-file"], "--out"),
         (["bench", "--methods", "rs", "--seeds", "1", "--out", "{tmp}/a-file/below"], "--out"),
-        (["bench", "--campaign", "tiny", "--report-only", "--out", "{tmp}/c", "--update-md", "{tmp}/a-file/x.md"],
-         "--update-md"),
+        (
+            ["bench", "--campaign", "tiny", "--report-only", "--out", "{tmp}/c", "--update-md", "{tmp}/a-file/x.md"],
+            "--update-md",
+        ),
         (["llm", "check", "--llm", "random", "--trace", "{tmp}/a-file/t.jsonl"], "--trace"),
     ],
 )
 def test_bad_input_is_refused_in_one_line_and_creates_nothing(
-    args: list[str], needle: str, data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    needle: str,
+    data_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """In this process (a child per case would triple the time): the same CLI code, real files."""

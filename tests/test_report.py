@@ -31,9 +31,20 @@ def embedded_pngs(page: str) -> list[bytes]:
 
 def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess[str]:
     assert CHROMIUM is not None
-    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
-               "--enable-logging=stderr", "--v=0", *args]
+    command = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={profile}",
+        "--enable-logging=stderr",
+        "--v=0",
+        *args,
+    ]
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
 
 
@@ -54,9 +65,18 @@ def test_report_embeds_every_plot_and_writes_them_beside_it(
         assert picture.format == "PNG" and picture.width > 300 and picture.height > 200
         assert len(picture.convert("RGB").getcolors(maxcolors=1 << 16) or range(1 << 16)) > 20  # not blank
     assert "<script" not in page and "http://" not in page and "https://" not in page  # nothing to fetch
-    for section in ("Pareto front", "Quality over rounds", "Partition coverage", "Knowledge base",
-                    "LLM usage and cost", "Settings", "3x3 buys accuracy", "evidence 1 case(s)",
-                    "partition 5 got no slot", "true test accuracy and fpga latency"):
+    for section in (
+        "Pareto front",
+        "Quality over rounds",
+        "Partition coverage",
+        "Knowledge base",
+        "LLM usage and cost",
+        "Settings",
+        "3x3 buys accuracy",
+        "evidence 1 case(s)",
+        "partition 5 got no slot",
+        "true test accuracy and fpga latency",
+    ):
         assert section in page, section
 
 
@@ -69,7 +89,8 @@ def test_round_figures_are_the_true_indicators_of_everything_evaluated_so_far(
     for f in figures:
         expected = true_indicators(tables, "cifar10", "fpga", [r.arch for r in archive if r.round <= f.round])
         assert (f.igd, f.hv_b, f.igd_valid, f.hv_b_valid) == pytest.approx(
-            (expected["igd"], expected["hv_b"], expected["igd_valid"], expected["hv_b_valid"]))
+            (expected["igd"], expected["hv_b"], expected["igd_valid"], expected["hv_b_valid"])
+        )
     assert figures[-1].hv_b >= figures[0].hv_b and figures[-1].igd <= figures[0].igd  # the set only grows
 
 
@@ -82,8 +103,9 @@ def test_without_benchmark_truth_the_front_is_predicted(recorded_run: Path, tmp_
 def test_compare_draws_runs_and_bench_archives_side_by_side(
     recorded_run: Path, tables: BenchmarkTables, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run_benchmark(tables=tables, methods=["rs"], dataset="cifar10", device="fpga", budget=18, seeds=1,
-                  out=tmp_path / "bench")
+    run_benchmark(
+        tables=tables, methods=["rs"], dataset="cifar10", device="fpga", budget=18, seeds=1, out=tmp_path / "bench"
+    )
     baseline = str(tmp_path / "bench" / "rs" / "seed0.csv")
     entries = [load_compared("rec", recorded_run.parent), load_compared(baseline, recorded_run.parent)]
     assert [e.label for e in entries] == ["rec", "rs seed0"] and len(entries[1].archive) == 18
@@ -113,8 +135,9 @@ def test_report_cli_writes_into_the_run_by_default(
 def test_report_renders_in_headless_chromium(recorded_run: Path, tables: BenchmarkTables, tmp_path: Path) -> None:
     report = write_report(Run(recorded_run), out=tmp_path / "report.html", tables=tables)
     screenshot = tmp_path / "screenshot.png"
-    shown = chromium(f"--screenshot={screenshot}", "--window-size=1200,2400", report.as_uri(),
-                     profile=tmp_path / "profile")
+    shown = chromium(
+        f"--screenshot={screenshot}", "--window-size=1200,2400", report.as_uri(), profile=tmp_path / "profile"
+    )
     assert console_messages(shown.stderr) == []
     picture = Image.open(screenshot).convert("RGB")
     assert picture.size == (1200, 2400)
@@ -129,8 +152,13 @@ def test_report_renders_in_headless_chromium(recorded_run: Path, tables: Benchma
         "document.getElementById('out').textContent = 'IMAGES=' + JSON.stringify("
         "images.map(i => [i.alt, i.complete, i.naturalWidth, i.naturalHeight]));});</script></body></html>"
     )
-    dom = chromium("--allow-file-access-from-files", "--virtual-time-budget=5000", "--dump-dom", probe.as_uri(),
-                   profile=tmp_path / "profile").stdout
+    dom = chromium(
+        "--allow-file-access-from-files",
+        "--virtual-time-budget=5000",
+        "--dump-dom",
+        probe.as_uri(),
+        profile=tmp_path / "profile",
+    ).stdout
     found = re.search(r"IMAGES=(\[.*?\]\])", dom)
     assert found, dom[-500:]
     images = json.loads(found.group(1))

@@ -35,9 +35,7 @@ def test_malformed_strings_are_usage_errors(text: str) -> None:
 
 def test_validity_means_output_reachable_from_input() -> None:
     assert NB201.parse("|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|").is_valid
-    assert NB201.parse(
-        "|nor_conv_1x1~0|+|none~0|avg_pool_3x3~1|+|none~0|none~1|skip_connect~2|"
-    ).is_valid
+    assert NB201.parse("|nor_conv_1x1~0|+|none~0|avg_pool_3x3~1|+|none~0|none~1|skip_connect~2|").is_valid
     # Node 3 only hears node 2, which hears nothing.
     assert not NB201.parse("|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|skip_connect~2|").is_valid
     assert not NB201.parse("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|").is_valid
@@ -70,21 +68,15 @@ def test_relabelling_intermediate_nodes_keeps_the_canonical_key() -> None:
 
 def test_dead_branches_do_not_change_the_key() -> None:
     direct = NB201.parse("|none~0|+|none~0|none~1|+|nor_conv_3x3~0|none~1|none~2|")
-    with_unused_convs = NB201.parse(
-        "|nor_conv_1x1~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|nor_conv_3x3~0|none~1|none~2|"
-    )
+    with_unused_convs = NB201.parse("|nor_conv_1x1~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|nor_conv_3x3~0|none~1|none~2|")
     assert direct.canonical_key == with_unused_convs.canonical_key
 
 
 def test_one_conv_reached_twice_differs_from_two_separate_convs() -> None:
     # 2 * conv(x): node 2 copies node 1, the output adds both.
-    shared = NB201.parse(
-        "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|none~0|skip_connect~1|skip_connect~2|"
-    )
+    shared = NB201.parse("|nor_conv_3x3~0|+|none~0|skip_connect~1|+|none~0|skip_connect~1|skip_connect~2|")
     # conv_a(x) + conv_b(x): two convolutions with their own weights.
-    separate = NB201.parse(
-        "|nor_conv_3x3~0|+|nor_conv_3x3~0|none~1|+|none~0|skip_connect~1|skip_connect~2|"
-    )
+    separate = NB201.parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|none~1|+|none~0|skip_connect~1|skip_connect~2|")
     assert shared.canonical_key != separate.canonical_key
 
 

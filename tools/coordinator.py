@@ -278,9 +278,7 @@ class Coordinator:
         return offered if len(offered) >= wanted else [move for family in ALL_FAMILIES for move in legal[family]]
 
 
-def heuristic_children(
-    heuristic: Mapping[str, Any], parents: Sequence[Architecture], partition: int
-) -> list[Proposal]:
+def heuristic_children(heuristic: Mapping[str, Any], parents: Sequence[Architecture], partition: int) -> list[Proposal]:
     """The heuristic's edit (from op, or any, to op; on its slot or any) applied to each parent, unchecked."""
     children = []
     for parent in parents:

@@ -118,10 +118,14 @@ def apply_update(
         cases = matching(effects, statement.from_op, statement.to_op, statement.edge)
         backing = support(cases, statement.accuracy, statement.latency)
         if not backing.holds(MIN_EVIDENCE, MIN_AGREEMENT):
-            return None, (
-                f"evidence {backing.count} case(s), accuracy {statement.accuracy} in "
-                f"{backing.accuracy_agreement:.0%}, latency {statement.latency} in {backing.latency_agreement:.0%}"
-            ), backing.count
+            return (
+                None,
+                (
+                    f"evidence {backing.count} case(s), accuracy {statement.accuracy} in "
+                    f"{backing.accuracy_agreement:.0%}, latency {statement.latency} in {backing.latency_agreement:.0%}"
+                ),
+                backing.count,
+            )
         return {**statement.model_dump(), "evidence": backing.count}, "", backing.count
 
     for action in update.actions:

@@ -59,8 +59,15 @@ def candidate_moves(
 
     def add(family: str, label: str, child: Architecture, lineage: Sequence[Architecture]) -> None:
         operator = {"edit": "mutation", "swap": "mutation"}.get(family, family)
-        moves[family].append(Proposal(partition=partition, arch=str(child), operator=operator,
-                                      parents=[str(p) for p in lineage], rationale=label))
+        moves[family].append(
+            Proposal(
+                partition=partition,
+                arch=str(child),
+                operator=operator,
+                parents=[str(p) for p in lineage],
+                rationale=label,
+            )
+        )
 
     for number, parent in enumerate(parents, start=1):
         space = parent.space

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 MAX_CONSECUTIVE_DUPLICATES: Final = 10
 """Duplicate proposals in a row after which the next trial is a random unevaluated architecture."""
 
+
 def run_study(
     evaluator: BudgetedEvaluator, rng: np.random.Generator, make_sampler: Callable[[int], BaseSampler]
 ) -> list[EvaluationRecord]:
@@ -37,9 +38,7 @@ def run_study(
     import optuna  # imported here: it takes a while, and most commands never need it
 
     with _quiet():
-        study = optuna.create_study(
-            directions=["maximize", "minimize"], sampler=make_sampler(int(rng.integers(2**31)))
-        )
+        study = optuna.create_study(directions=["maximize", "minimize"], sampler=make_sampler(int(rng.integers(2**31))))
         space = evaluator.space
         duplicates_in_a_row = 0
         while evaluator.remaining > 0:

@@ -1,7 +1,8 @@
 """Partition-stratified random search (`rs-partition`): round-robin over partitions, uniform inside each.
 
-By default the partitions are the space's complexity niches (NB201: PEL-NAS's six `conv3` niches), so the small high-accuracy niches are
-sampled as often as the large ones; a partition that runs out of architectures drops out of the turn.
+By default the partitions are the space's complexity niches (NB201: PEL-NAS's six `conv3` niches),
+so the small high-accuracy niches are sampled as often as the large ones; a partition that runs out of
+architectures drops out of the turn.
 """
 
 from __future__ import annotations

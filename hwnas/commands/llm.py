@@ -25,12 +25,19 @@ from hwnas.trace import TraceWriter
 
 def register(subparsers: Any) -> None:
     """Add the `llm` sub-command with its `check` and `bench` actions."""
-    parser = subparsers.add_parser("llm", help=COMMANDS["llm"], description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = subparsers.add_parser(
+        "llm", help=COMMANDS["llm"], description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     actions = parser.add_subparsers(dest="action", required=True, parser_class=type(parser))
-    for name, handler, help_text in (("check", _check, "the structured-output modes a provider accepts, then a "
-                                                       "structured round trip: load time, tokens/s, a proposal"),
-                                     ("bench", _bench, "repeated Generator-sized calls: median time, valid rate")):
+    for name, handler, help_text in (
+        (
+            "check",
+            _check,
+            "the structured-output modes a provider accepts, then a "
+            "structured round trip: load time, tokens/s, a proposal",
+        ),
+        ("bench", _bench, "repeated Generator-sized calls: median time, valid rate"),
+    ):
         action = actions.add_parser(name, help=help_text, description=help_text)
         action.add_argument("--llm", default="embedded", help=SPEC_HELP)
         action.add_argument("--base-url", help="server URL for openai-compatible providers")
@@ -49,8 +56,9 @@ def _client(args: argparse.Namespace) -> LLMClient:
         check_writable_file(args.trace, "--trace")
     trace = TraceWriter(args.trace) if args.trace else None
     # One retry: a probe should say quickly that a server is down.
-    return make_llm(args.llm, base_url=args.base_url, trace=trace, seed=args.seed, max_retries=1,
-                    json_mode=args.json_mode)
+    return make_llm(
+        args.llm, base_url=args.base_url, trace=trace, seed=args.seed, max_retries=1, json_mode=args.json_mode
+    )
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -68,8 +76,10 @@ def _check(args: argparse.Namespace) -> int:
         print(f"json mode {trial.describe()}")
     print(f"using json mode {report.mode.mode} ({report.mode.reason})")
     validity = "valid on the first reply" if report.repairs == 0 else f"valid after {report.repairs} repair round(s)"
-    print(f"round trip {report.wall_s:.2f} s, {report.tokens_out} tokens out, {report.tokens_per_s:.1f} tokens/s, "
-          f"{validity}")
+    print(
+        f"round trip {report.wall_s:.2f} s, {report.tokens_out} tokens out, {report.tokens_per_s:.1f} tokens/s, "
+        f"{validity}"
+    )
     print(f"proposal {report.proposal.architecture()}  ({report.proposal.rationale})")
     return 0
 
@@ -83,9 +93,13 @@ def _bench(args: argparse.Namespace) -> int:
     except LLMUnreachable as error:
         raise UsageError(f"{error}; check --base-url and that the server is running") from None
     print(f"provider {report.provider}, model {report.model}, load {report.load_s:.2f} s")
-    print(f"{report.calls} calls of 4 proposals: median {report.median_wall_s:.2f} s per call, "
-          f"min {min(report.wall_s):.2f}, max {max(report.wall_s):.2f}")
+    print(
+        f"{report.calls} calls of 4 proposals: median {report.median_wall_s:.2f} s per call, "
+        f"min {min(report.wall_s):.2f}, max {max(report.wall_s):.2f}"
+    )
     print(f"tokens: {report.tokens_in} in, {report.tokens_out} out, {report.tokens_per_s:.1f} out/s")
-    print(f"schema-valid: {report.valid_first}/{report.calls} on the first reply, {report.valid}/{report.calls} "
-          f"after up to {args.repair_rounds} repair rounds")
+    print(
+        f"schema-valid: {report.valid_first}/{report.calls} on the first reply, {report.valid}/{report.calls} "
+        f"after up to {args.repair_rounds} repair rounds"
+    )
     return 0

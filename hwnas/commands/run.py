@@ -23,17 +23,24 @@ def register(subparsers: Any) -> None:
     """Add the `run` sub-command."""
     defaults = RunSettings()
     parser = subparsers.add_parser("run", help=COMMANDS["run"], description=__doc__)
-    parser.add_argument("--llm", default=defaults.llm, help="provider spec: embedded, openai:MODEL, "
-                        "openai-compatible:MODEL, replay:TRACE.jsonl, random (no LLM: random valid answers), "
-                        "or any init_chat_model provider:model")
+    parser.add_argument(
+        "--llm",
+        default=defaults.llm,
+        help="provider spec: embedded, openai:MODEL, "
+        "openai-compatible:MODEL, replay:TRACE.jsonl, random (no LLM: random valid answers), "
+        "or any init_chat_model provider:model",
+    )
     parser.add_argument("--base-url", help="server URL for openai-compatible (and other remote) providers")
     parser.add_argument("--json-mode", choices=JSON_MODE_CHOICES, help=JSON_MODE_HELP)
     parser.add_argument("--dataset", default=defaults.dataset, help="cifar10, cifar100 or imagenet16")
     parser.add_argument("--device", help="latency device (default: fpga with benchmark data, else local-cpu)")
     parser.add_argument("--estimator", default=defaults.estimator, help="accuracy estimator (default: zc)")
     parser.add_argument("--budget", type=int, default=defaults.budget, help="distinct architectures to evaluate")
-    parser.add_argument("--partition-axis", default=defaults.partition_axis,
-                        help="conv3 (PEL-NAS niches), flops, params, latency or none")
+    parser.add_argument(
+        "--partition-axis",
+        default=defaults.partition_axis,
+        help="conv3 (PEL-NAS niches), flops, params, latency or none",
+    )
     parser.add_argument("--bins", type=int, default=defaults.partition_bins, help="bins for quantile axes")
     parser.add_argument("--round-size", type=int, default=defaults.round_size, help="candidate slots per round")
     parser.add_argument("--max-rounds", type=int, default=defaults.max_rounds)
@@ -42,14 +49,21 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--no-knowledge", action="store_true", help="ablation: no heuristic-memory agent")
     parser.add_argument("--no-navigator", action="store_true", help="ablation: split slots uniformly")
     parser.add_argument("--surrogate", default=defaults.surrogate, help="the Coordinator's surrogate: gp or trees")
-    parser.add_argument("--candidates", help="where options come from: partition (every untried member; default "
-                        "with table or LUT latency) or moves (the parents' edits, swaps, crossovers; default with "
-                        "measured latency)")
-    parser.add_argument("--generator-policy", default=defaults.generator_policy,
-                        help="llm, or the ablations top (first ranked option) and random")
+    parser.add_argument(
+        "--candidates",
+        help="where options come from: partition (every untried member; default "
+        "with table or LUT latency) or moves (the parents' edits, swaps, crossovers; default with "
+        "measured latency)",
+    )
+    parser.add_argument(
+        "--generator-policy",
+        default=defaults.generator_policy,
+        help="llm, or the ablations top (first ranked option) and random",
+    )
     parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--name", default="run",
-                        help="run name (letters, digits, '.', '_', '-'); running a name again resumes it")
+    parser.add_argument(
+        "--name", default="run", help="run name (letters, digits, '.', '_', '-'); running a name again resumes it"
+    )
     parser.add_argument("--out", type=Path, default=Path("runs"), help="folder holding runs")
     parser.add_argument("--data", help="shared data folder (default: HWNAS_DATA)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -66,18 +80,33 @@ def run_command(args: argparse.Namespace) -> int:
     if device is None:
         device = "fpga" if BenchmarkTables.load(args.data, required=False) is not None else "local-cpu"
         if device == "local-cpu":
-            print("no benchmark data (--data/HWNAS_DATA): searching for this machine's CPU with measured latency",
-                  file=sys.stderr)
+            print(
+                "no benchmark data (--data/HWNAS_DATA): searching for this machine's CPU with measured latency",
+                file=sys.stderr,
+            )
     candidates = args.candidates or ("moves" if device in MEASURED_DEVICES else "partition")
     settings = RunSettings(
-        dataset=args.dataset, device=device, estimator=args.estimator, budget=args.budget,
-        partition_axis=args.partition_axis, partition_bins=args.bins, seed=args.seed, llm=args.llm,
-        round_size=args.round_size, max_rounds=args.max_rounds, stable_eps=args.eps, stable_window=args.window,
-        use_knowledge=not args.no_knowledge, use_navigator=not args.no_navigator, surrogate=args.surrogate,
-        candidates=candidates, generator_policy=args.generator_policy,
+        dataset=args.dataset,
+        device=device,
+        estimator=args.estimator,
+        budget=args.budget,
+        partition_axis=args.partition_axis,
+        partition_bins=args.bins,
+        seed=args.seed,
+        llm=args.llm,
+        round_size=args.round_size,
+        max_rounds=args.max_rounds,
+        stable_eps=args.eps,
+        stable_window=args.window,
+        use_knowledge=not args.no_knowledge,
+        use_navigator=not args.no_navigator,
+        surrogate=args.surrogate,
+        candidates=candidates,
+        generator_policy=args.generator_policy,
     )
-    summary = run_search(settings, name=args.name, out=args.out, data=args.data, base_url=args.base_url,
-                         json_mode=args.json_mode)
+    summary = run_search(
+        settings, name=args.name, out=args.out, data=args.data, base_url=args.base_url, json_mode=args.json_mode
+    )
     if args.json:
         print(json.dumps(summary, indent=2))
     else:

@@ -20,7 +20,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -67,12 +67,13 @@ class Architecture:
         return {op: self.ops.count(op) for op in self.space.ops}
 
     def with_op(self, slot: int, op: str) -> Architecture:
-        """This architecture with `op` on `slot`."""
+        """The architecture equal to this one except for `op` on `slot`."""
         return Architecture(self.space, (*self.ops[:slot], op, *self.ops[slot + 1 :]))
 
     def neighbours(self) -> list[Architecture]:
         """Every architecture that differs from this one on exactly one slot."""
-        return [self.with_op(slot, op) for slot in range(len(self.ops)) for op in self.space.ops if op != self.ops[slot]]
+        ops = self.space.ops
+        return [self.with_op(slot, op) for slot in range(len(self.ops)) for op in ops if op != self.ops[slot]]
 
     def crossover(self, other: Architecture, rng: np.random.Generator) -> Architecture:
         """Uniform crossover: each slot's op comes from either parent with probability 1/2."""
@@ -109,7 +110,7 @@ class SearchSpace(ABC):
     """What the Coordinator tells a Generator whose pick `is_valid` rejects."""
     ops: tuple[str, ...]
     """The vocabulary every slot chooses from, in code order."""
-    short_ops: dict[str, str]
+    short_ops: ClassVar[dict[str, str]]
     """A compact label per op for prompts (the embedded model reads few tokens)."""
     datasets: tuple[str, ...]
     """Datasets the space's networks, tables and analytic costs are defined on."""
@@ -161,7 +162,9 @@ class SearchSpace(ABC):
     def check_ops(self, ops: Sequence[str]) -> None:
         """A UsageError when `ops` is not one vocabulary op per slot."""
         if len(ops) != len(self.slots):
-            raise UsageError(f"an architecture of {self.name} has {len(self.slots)} {self.slot_noun}s, got {len(ops)} ops")
+            raise UsageError(
+                f"an architecture of {self.name} has {len(self.slots)} {self.slot_noun}s, got {len(ops)} ops"
+            )
         bad = [op for op in ops if op not in self.ops]
         if bad:
             raise UsageError(f"unknown op {bad[0]!r}; accepted ops: {', '.join(self.ops)}")

@@ -28,7 +28,10 @@ class SearchStatus:
 class StopCriterion(Protocol):
     """One reason to stop, and how close the search is to it."""
 
-    reason: str
+    @property
+    def reason(self) -> str:
+        """What the run's summary says when this criterion ends the search."""
+        ...
 
     def progress(self, status: SearchStatus) -> float:
         """In [0, 1]; 1 means the criterion is met."""

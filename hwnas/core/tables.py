@@ -20,12 +20,24 @@ from hwnas.core.space import Architecture, SearchSpace
 class Tables(Protocol):
     """Per-member benchmark columns of one space, as read-only float64 arrays in row order."""
 
-    space: SearchSpace
-    """The space whose members the rows are."""
-    folder: Path
-    """Where the tables were read from (reports name it)."""
-    arch_strs: tuple[str, ...]
-    """Each row's architecture text."""
+    @property
+    def space(self) -> SearchSpace:
+        """The space whose members the rows are."""
+        ...
+
+    @property
+    def folder(self) -> Path:
+        """Where the tables were read from (reports name it)."""
+        ...
+
+    @property
+    def arch_strs(self) -> tuple[str, ...]:
+        """Each row's architecture text."""
+        ...
+
+    def __hash__(self) -> int:
+        """Tables are hashable: indicators cache the true front per (tables, dataset, device)."""
+        ...
 
     def rows(self, archs: Sequence[Architecture | str]) -> np.ndarray:
         """Row numbers of architectures (or their texts), as int64."""

@@ -26,7 +26,6 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
 
 from langchain_core.language_models import BaseChatModel
@@ -83,17 +82,6 @@ class PriceTable:
         if price is None or tokens_in is None or tokens_out is None:
             return None
         return (tokens_in * price[0] + tokens_out * price[1]) / 1e6
-
-    @classmethod
-    def from_json(cls, path: str | Path) -> PriceTable:
-        """Read `{"model": {"input": USD_PER_1M, "output": USD_PER_1M}, ...}`."""
-        try:
-            raw = json.loads(Path(path).read_text())
-            return cls({name: (float(p["input"]), float(p["output"])) for name, p in raw.items()})
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
-            raise UsageError(
-                f"price table {path} unreadable ({error}); expected {{\"MODEL\": {{\"input\": X, \"output\": Y}}}}"
-            ) from None
 
 
 DEFAULT_PRICES = PriceTable(
@@ -164,13 +152,15 @@ def request_key(
     replay must find the same call either way. Provider, sampling parameters and seed are not part of it.
     """
     semantic = without_instruction(conversation, schema_name, schema_json)
-    payload = json.dumps([agent, round_number, [list(m) for m in semantic], schema_json], sort_keys=True,
-                         ensure_ascii=False)
+    payload = json.dumps(
+        [agent, round_number, [list(m) for m in semantic], schema_json], sort_keys=True, ensure_ascii=False
+    )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:24]
 
 
-def _sampling_seed(base: int, agent: str, conversation: list[tuple[str, str]], schema_json: dict[str, Any],
-                   occurrence: int) -> int:
+def _sampling_seed(
+    base: int, agent: str, conversation: list[tuple[str, str]], schema_json: dict[str, Any], occurrence: int
+) -> int:
     """A seed per prompt (as the model sees it) and occurrence: a call's sample does not depend on what ran before."""
     payload = json.dumps([agent, [list(m) for m in conversation], schema_json], sort_keys=True, ensure_ascii=False)
     return (base + int(hashlib.sha256(payload.encode("utf-8")).hexdigest()[:8], 16) + occurrence) % 2**31
@@ -201,8 +191,10 @@ def schema_instruction(schema_name: str, schema_json: dict[str, Any], enforced: 
     the common prompt prefix.
     """
     if enforced:
-        return (f"Answer with one JSON object only, a {schema_name}: its fields and allowed values are "
-                "enforced while you write it.")
+        return (
+            f"Answer with one JSON object only, a {schema_name}: its fields and allowed values are "
+            "enforced while you write it."
+        )
     compact = json.dumps(schema_json, separators=(",", ":"), ensure_ascii=False)
     return (
         f"Answer with one JSON object only (no prose, no code fences) that is a valid {schema_name} "
@@ -377,12 +369,14 @@ class LLMClient:
     ) -> T:
         choice = self.json_mode()
         schema_json = schema.model_json_schema()
-        conversation = with_instruction(messages, schema_instruction(schema.__name__, schema_json,
-                                                                     choice.schema_enforced))
+        conversation = with_instruction(
+            messages, schema_instruction(schema.__name__, schema_json, choice.schema_enforced)
+        )
         last_error = ""
         for repair in range(repair_rounds + 1):
-            reply, record = self._invoke_recorded(agent, conversation, schema, schema_json, context, repair, limit,
-                                                  choice.mode)
+            reply, record = self._invoke_recorded(
+                agent, conversation, schema, schema_json, context, repair, limit, choice.mode
+            )
             try:
                 if reply.finish_reason == "length":
                     raise ValueError(f"the reply was cut off at the {limit}-token limit")
@@ -390,17 +384,24 @@ class LLMClient:
             except (ValueError, ValidationError) as error:
                 last_error = describe_invalid(error) if isinstance(error, ValidationError) else str(error)
                 self._write({**record, "error": last_error})
-                turns = [("assistant", reply.text),
-                         ("user", f"That reply is invalid: {last_error}. Answer again with only the corrected JSON "
-                                  "object, shorter if it was cut off.")]
+                turns = [
+                    ("assistant", reply.text),
+                    (
+                        "user",
+                        f"That reply is invalid: {last_error}. Answer again with only the corrected JSON "
+                        "object, shorter if it was cut off.",
+                    ),
+                ]
                 conversation = [*conversation, *turns]
                 continue
             self._write({**record, "parsed": result.model_dump(mode="json")})
             self._add_usage(repairs=repair)
             return result
         self._add_usage(repairs=repair_rounds, failures=1)
-        raise LLMReplyError(f"{agent}: {self.provider}:{self.model} gave no valid {schema.__name__} in "
-                            f"{repair_rounds + 1} tries; last error: {last_error}")
+        raise LLMReplyError(
+            f"{agent}: {self.provider}:{self.model} gave no valid {schema.__name__} in "
+            f"{repair_rounds + 1} tries; last error: {last_error}"
+        )
 
     def _add_usage(self, **increments: float) -> None:
         with self._lock:
@@ -461,9 +462,18 @@ class LLMClient:
             raise
         except LLMError as error:
             self._add_usage(failures=1)
-            self._write({**record, "reply": None, "error": str(error), "error_type": type(error).__name__,
-                         "tokens_in": None, "tokens_out": None, "cost_usd": 0.0,
-                         "wall_s": round(time.perf_counter() - start, 4)})
+            self._write(
+                {
+                    **record,
+                    "reply": None,
+                    "error": str(error),
+                    "error_type": type(error).__name__,
+                    "tokens_in": None,
+                    "tokens_out": None,
+                    "cost_usd": 0.0,
+                    "wall_s": round(time.perf_counter() - start, 4),
+                }
+            )
             if self._transport.remote and not isinstance(error, LLMBudgetExceeded):
                 self._count_failure(error)
             raise
@@ -473,8 +483,14 @@ class LLMClient:
         wall_s = time.perf_counter() - start
         reply = replace(reply, text=redact_secrets(reply.text))  # a server may echo the key; no agent sees it
         cost = 0.0 if self._replay is not None else self._prices.cost(self.model, reply.tokens_in, reply.tokens_out)
-        self._add_usage(calls=1, tokens_in=reply.tokens_in or 0, tokens_out=reply.tokens_out or 0,
-                        cost_usd=cost or 0.0, wall_s=wall_s, retries=reply.retries)
+        self._add_usage(
+            calls=1,
+            tokens_in=reply.tokens_in or 0,
+            tokens_out=reply.tokens_out or 0,
+            cost_usd=cost or 0.0,
+            wall_s=wall_s,
+            retries=reply.retries,
+        )
         return reply, {
             **record,
             "reply": reply.text,
@@ -510,14 +526,19 @@ class LLMClient:
             self._consecutive_failures += 1
             failed, answered = self._consecutive_failures, self._answered
         if failed >= (self._max_consecutive_failures if answered else 1):
-            raise LLMProviderFailed(f"{self.provider}:{self.model}: {failed} LLM call(s) failed in a row"
-                                    f"{'' if answered else ' and none was answered'}; the last: {error}. Stopping: "
-                                    "check --base-url, the server and the key, then run the same command again"
-                                    ) from error
+            raise LLMProviderFailed(
+                f"{self.provider}:{self.model}: {failed} LLM call(s) failed in a row"
+                f"{'' if answered else ' and none was answered'}; the last: {error}. Stopping: "
+                "check --base-url, the server and the key, then run the same command again"
+            ) from error
 
     def _invoke(
-        self, conversation: list[tuple[str, str]], schema: type[BaseModel], schema_json: dict[str, Any],
-        params: dict[str, Any], mode: JsonMode,
+        self,
+        conversation: list[tuple[str, str]],
+        schema: type[BaseModel],
+        schema_json: dict[str, Any],
+        params: dict[str, Any],
+        mode: JsonMode,
     ) -> Reply:
         kwargs = {**params, **mode_kwargs(mode, schema.__name__, schema_json, remote=self._transport.remote)}
         try:
@@ -553,18 +574,24 @@ class LLMClient:
             except Exception as error:
                 status = getattr(error, "status_code", None)
                 if status in (401, 403):
-                    raise UsageError(f"{self.provider} rejected the credentials (HTTP {status}); check the API "
-                                     "key in the environment") from None
+                    raise UsageError(
+                        f"{self.provider} rejected the credentials (HTTP {status}); check the API "
+                        "key in the environment"
+                    ) from None
                 if status == 404:
-                    raise UsageError(f"{self.provider}:{self.model}: the server answered {short_detail(error)}; "
-                                     "check the model name and --base-url (it usually ends in /v1)") from None
-                if (mode != "prompt" and names_the_mode(error)) or (probe and isinstance(status, int)
-                                                                      and status != 429):
+                    raise UsageError(
+                        f"{self.provider}:{self.model}: the server answered {short_detail(error)}; "
+                        "check the model name and --base-url (it usually ends in /v1)"
+                    ) from None
+                if (mode != "prompt" and names_the_mode(error)) or (
+                    probe and isinstance(status, int) and status != 429
+                ):
                     raise JsonModeRejected(short_detail(error)) from error
                 kind = _retry_kind(error) if self._transport.remote else None
                 if kind is None:
-                    raise LLMError(f"{self.provider}:{self.model} failed: {type(error).__name__}: "
-                                   f"{str(error)[:300]}") from error
+                    raise LLMError(
+                        f"{self.provider}:{self.model} failed: {type(error).__name__}: {str(error)[:300]}"
+                    ) from error
                 if retries >= self._max_retries:
                     raise _exhausted(kind, f"{self.provider}:{self.model}", error, retries) from error
                 delay = _retry_after_s(error) or self._backoff_s * 2**retries * (0.5 + random.random())
@@ -602,8 +629,11 @@ class LLMClient:
         """The mode chosen (see `hwnas.llm.modes`), written to the trace; probes only remote servers."""
         transport = self._transport
         if not transport.remote:
-            return ModeChoice(transport.json_mode if transport.json_mode != "auto" else "prompt",
-                              transport.schema_enforced, transport.mode_reason)
+            return ModeChoice(
+                transport.json_mode if transport.json_mode != "auto" else "prompt",
+                transport.schema_enforced,
+                transport.mode_reason,
+            )
         if self.provider == "openai-compatible":
             served = self.served_models()
             if served and self.model not in served:
@@ -624,14 +654,21 @@ class LLMClient:
                 raise JsonModeUnavailable(f"{self.provider}:{self.model}: {error}") from None
             if transport.json_mode != "auto":
                 choice = replace(choice, schema_enforced=transport.schema_enforced, reason=transport.mode_reason)
-        self._note_mode(mode=choice.mode, schema_enforced=choice.schema_enforced, reason=choice.reason,
-                    trials=[t.as_dict() for t in choice.trials])
+        self._note_mode(
+            mode=choice.mode,
+            schema_enforced=choice.schema_enforced,
+            reason=choice.reason,
+            trials=[t.as_dict() for t in choice.trials],
+        )
         return choice
 
     def _probe(self, mode: JsonMode) -> ModeTrial:
         """One tiny request in `mode` (see `PROBE_SCHEMA`); an unreachable server stops everything."""
-        params = {**self._transport.build_params, "temperature": 0.0, "max_tokens": PROBE_MAX_TOKENS,
-                  "seed": self._seed} if self._transport.per_call_params else {}
+        params = (
+            {**self._transport.build_params, "temperature": 0.0, "max_tokens": PROBE_MAX_TOKENS, "seed": self._seed}
+            if self._transport.per_call_params
+            else {}
+        )
         kwargs = {**params, **mode_kwargs(mode, "Probe", PROBE_SCHEMA, remote=self._transport.remote)}
         start = time.perf_counter()
         try:
@@ -640,9 +677,11 @@ class LLMClient:
             return ModeTrial(mode, "rejected", str(error), time.perf_counter() - start)
         except LLMError as error:
             self._note_mode(mode=mode, error=str(error))
-            raise LLMProviderFailed(f"{self.provider}:{self.model}: 1 LLM call (the structured-output probe) failed "
-                                    f"and none was answered; the last: {error}. Stopping: check --base-url and that "
-                                    "the server is running") from error
+            raise LLMProviderFailed(
+                f"{self.provider}:{self.model}: 1 LLM call (the structured-output probe) failed "
+                f"and none was answered; the last: {error}. Stopping: check --base-url and that "
+                "the server is running"
+            ) from error
         wall_s = time.perf_counter() - start
         if mode == "prompt":  # the probe's schema was sent nowhere: answering is all this mode can show
             return ModeTrial(mode, "accepted", "answered", wall_s)
@@ -656,14 +695,20 @@ class LLMClient:
             if current is not None and current.mode != rejected:  # a parallel branch switched already
                 raise _ModeSwitched
             if self._transport.json_mode != "auto" or current is None:
-                raise JsonModeUnavailable(f"{self.provider}:{self.model}: the server rejects --json-mode {rejected} "
-                                          f"({detail}); try --json-mode auto")
+                raise JsonModeUnavailable(
+                    f"{self.provider}:{self.model}: the server rejects --json-mode {rejected} "
+                    f"({detail}); try --json-mode auto"
+                )
             probed = {t.mode: t for t in current.trials}
-            later = [m for m in JSON_MODES[JSON_MODES.index(rejected) + 1:]
-                     if m not in probed or probed[m].outcome != "rejected"]
+            later = [
+                m
+                for m in JSON_MODES[JSON_MODES.index(rejected) + 1 :]
+                if m not in probed or probed[m].outcome != "rejected"
+            ]
             mode = later[0]  # never empty: prompt mode sends no field to reject
             enforced = mode in probed and probed[mode].outcome == "followed"
-            self._choice = ModeChoice(mode, enforced, f"the server rejected {rejected} in a call ({detail})",
-                                      current.trials)
+            self._choice = ModeChoice(
+                mode, enforced, f"the server rejected {rejected} in a call ({detail})", current.trials
+            )
             self._note_mode(mode=mode, schema_enforced=enforced, reason=self._choice.reason)
         raise _ModeSwitched

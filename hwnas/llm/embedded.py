@@ -184,7 +184,10 @@ class EmbeddedChatModel(BaseChatModel):
                 "output_tokens": usage["completion_tokens"],
                 "total_tokens": usage["total_tokens"],
             },
-            response_metadata={"finish_reason": choice["finish_reason"], "model_name": self.model_name,
-                               "model_seconds": model_seconds},
+            response_metadata={
+                "finish_reason": choice["finish_reason"],
+                "model_name": self.model_name,
+                "model_seconds": model_seconds,
+            },
         )
         return ChatResult(generations=[ChatGeneration(message=message)])

@@ -31,9 +31,11 @@ JSON_MODES: tuple[JsonMode, ...] = get_args(JsonMode)
 ModeSetting = Literal["auto", "json_schema", "json_object", "guided", "prompt"]
 """What a user may ask for: a mode, or `auto` to negotiate one."""
 JSON_MODE_CHOICES: tuple[ModeSetting, ...] = get_args(ModeSetting)
-JSON_MODE_HELP = ("how the JSON schema is sent: auto (probe the server once, default for openai-compatible), "
-                  "json_schema (OpenAI response_format, default for openai), json_object (llama-cpp-python), "
-                  "guided (vLLM guided_json), prompt (schema in the prompt only)")
+JSON_MODE_HELP = (
+    "how the JSON schema is sent: auto (probe the server once, default for openai-compatible), "
+    "json_schema (OpenAI response_format, default for openai), json_object (llama-cpp-python), "
+    "guided (vLLM guided_json), prompt (schema in the prompt only)"
+)
 
 PROBE_VALUE = "k7q"
 PROBE_SCHEMA: dict[str, Any] = {
@@ -69,8 +71,11 @@ class ModeTrial:
 
     def describe(self) -> str:
         """One line for `hwnas llm check`."""
-        verdict = {"followed": "accepted, schema followed", "accepted": "accepted, schema not followed",
-                   "rejected": "rejected"}[self.outcome]
+        verdict = {
+            "followed": "accepted, schema followed",
+            "accepted": "accepted, schema not followed",
+            "rejected": "rejected",
+        }[self.outcome]
         return f"{self.mode:<11} {verdict} ({self.detail}), {self.wall_s:.2f} s"
 
 
@@ -92,9 +97,12 @@ def mode_kwargs(mode: JsonMode, name: str, schema_json: dict[str, Any], *, remot
     cut-off reply and loses its text. The embedded model takes `response_format` as a call argument.
     """
     if mode == "json_schema":
-        field: dict[str, Any] = {"response_format": {"type": "json_schema",
-                                                     "json_schema": {"name": name, "schema": schema_json,
-                                                                     "strict": False}}}
+        field: dict[str, Any] = {
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": name, "schema": schema_json, "strict": False},
+            }
+        }
     elif mode == "json_object":
         field = {"response_format": {"type": "json_object", "schema": schema_json}}
     elif mode == "guided":
@@ -148,11 +156,19 @@ def choose(trials: list[ModeTrial]) -> ModeChoice:
     """`auto`'s pick from probed modes (see the module docstring); `JsonModeUnavailable` if none answered."""
     followed = [t for t in trials if t.outcome == "followed"]
     if followed:
-        return ModeChoice(followed[0].mode, True, "the first mode whose reply followed a schema sent "
-                          "only in the structured-output field", tuple(trials))
+        return ModeChoice(
+            followed[0].mode,
+            True,
+            "the first mode whose reply followed a schema sent only in the structured-output field",
+            tuple(trials),
+        )
     accepted = [t for t in trials if t.outcome == "accepted"]
     if accepted:
-        return ModeChoice(accepted[0].mode, False, "the first mode the server accepted; none applied the "
-                          "schema, so it also goes in the prompt", tuple(trials))
+        return ModeChoice(
+            accepted[0].mode,
+            False,
+            "the first mode the server accepted; none applied the schema, so it also goes in the prompt",
+            tuple(trials),
+        )
     tried = "; ".join(f"{t.mode}: {t.detail}" for t in trials)
     raise JsonModeUnavailable(f"the server accepts no structured-output mode (tried {tried})")

@@ -101,8 +101,16 @@ def check(llm: LLMClient) -> CheckReport:
     )
     wall_s = time.perf_counter() - start
     after = llm.usage
-    return CheckReport(llm.provider, llm.model, llm.load_s, mode, wall_s, after.tokens_out - before.tokens_out,
-                       after.repairs - before.repairs, proposal)
+    return CheckReport(
+        llm.provider,
+        llm.model,
+        llm.load_s,
+        mode,
+        wall_s,
+        after.tokens_out - before.tokens_out,
+        after.repairs - before.repairs,
+        proposal,
+    )
 
 
 def benchmark(llm: LLMClient, calls: int = 50, max_tokens: int = 400, repair_rounds: int = 2) -> BenchReport:
@@ -116,8 +124,10 @@ def benchmark(llm: LLMClient, calls: int = 50, max_tokens: int = 400, repair_rou
         try:
             llm.structured(
                 agent="llm-bench",
-                messages=[("system", _SYSTEM),
-                          ("user", f"Round {number + 1}: propose four different cells, fast ones and accurate ones.")],
+                messages=[
+                    ("system", _SYSTEM),
+                    ("user", f"Round {number + 1}: propose four different cells, fast ones and accurate ones."),
+                ],
                 schema=ProposalBatch,
                 repair_rounds=repair_rounds,
                 max_tokens=max_tokens,
@@ -128,5 +138,14 @@ def benchmark(llm: LLMClient, calls: int = 50, max_tokens: int = 400, repair_rou
             pass
         walls.append(time.perf_counter() - start)
     after = llm.usage
-    return BenchReport(llm.provider, llm.model, llm.load_s, calls, valid_first, valid, walls,
-                       after.tokens_in - before.tokens_in, after.tokens_out - before.tokens_out)
+    return BenchReport(
+        llm.provider,
+        llm.model,
+        llm.load_s,
+        calls,
+        valid_first,
+        valid,
+        walls,
+        after.tokens_in - before.tokens_in,
+        after.tokens_out - before.tokens_out,
+    )

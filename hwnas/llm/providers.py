@@ -40,9 +40,7 @@ LOCAL_SERVER_TIMEOUT_S = 300.0
 """An OpenAI-compatible server is often one local process answering one request at a time, so the
 Generator's parallel calls queue there: on the shared 2-core machine, llama-cpp-python's server made
 some wait over 60 s, and a timed-out call is sent again while the server still works on it (BENCHMARKS.md)."""
-SPEC_HELP = (
-    "embedded, openai:MODEL, openai-compatible:MODEL (with --base-url), replay:PATH, random, or PROVIDER:MODEL"
-)
+SPEC_HELP = "embedded, openai:MODEL, openai-compatible:MODEL (with --base-url), replay:PATH, random, or PROVIDER:MODEL"
 
 
 def make_llm(
@@ -82,8 +80,16 @@ def make_llm(
         raise UsageError(f"--base-url is for remote providers; {provider} does not use it (drop --base-url)")
     if base_url:
         _register_url_credentials(base_url)
-    common: dict[str, Any] = {"trace": trace, "temperature": temperature, "seed": seed, "max_tokens": max_tokens,
-              "max_retries": max_retries, "backoff_s": backoff_s, "prices": prices, "budget_usd": budget_usd}
+    common: dict[str, Any] = {
+        "trace": trace,
+        "temperature": temperature,
+        "seed": seed,
+        "max_tokens": max_tokens,
+        "max_retries": max_retries,
+        "backoff_s": backoff_s,
+        "prices": prices,
+        "budget_usd": budget_usd,
+    }
     if chat_model is not None:
         model_name = name or getattr(chat_model, "model_name", None) or type(chat_model).__name__
         return LLMClient(provider=provider or "custom", model=str(model_name), chat_model=chat_model, **common)
@@ -96,16 +102,27 @@ def make_llm(
         return LLMClient(provider="random", model="random", chat_model=RandomChatModel(seed=seed), **common)
     if provider == "embedded":
         path = name or str(embedded_model_path())
-        embedded = EmbeddedChatModel(model_path=path, n_threads=default_threads(), temperature=temperature,
-                                     max_tokens=max_tokens, seed=seed)
+        embedded = EmbeddedChatModel(
+            model_path=path, n_threads=default_threads(), temperature=temperature, max_tokens=max_tokens, seed=seed
+        )
         loaded = embedded.loaded()
         common["prices"] = PriceTable({embedded.model_name: (0.0, 0.0)})  # in-process: free
         # The model's own grammar applies the schema (`hwnas.llm.embedded`): nothing to negotiate.
-        transport = Transport(json_mode="json_object", schema_enforced=True, per_call_params=True,
-                              mode_reason="the embedded model's grammar",
-                              build_params={"repeat_penalty": embedded.repeat_penalty})
-        return LLMClient(provider="embedded", model=embedded.model_name, chat_model=embedded, transport=transport,
-                         load_s=loaded.load_s, **common)
+        transport = Transport(
+            json_mode="json_object",
+            schema_enforced=True,
+            per_call_params=True,
+            mode_reason="the embedded model's grammar",
+            build_params={"repeat_penalty": embedded.repeat_penalty},
+        )
+        return LLMClient(
+            provider="embedded",
+            model=embedded.model_name,
+            chat_model=embedded,
+            transport=transport,
+            load_s=loaded.load_s,
+            **common,
+        )
     if not name:
         raise UsageError(f"unknown LLM spec {spec!r}; use {SPEC_HELP}")
     if budget_usd is not None and prices.cost(name, 0, 0) is None:
@@ -115,12 +132,17 @@ def make_llm(
     if provider in ("openai", "openai-compatible"):
         chat = _openai_model(provider, name, base_url, temperature, max_tokens, timeout_s)
         default = "json_schema" if provider == "openai" else "auto"
-        transport = Transport(json_mode=cast(ModeSetting, json_mode or default), remote=True, per_call_params=True,
-                              mode_reason="set by --json-mode" if json_mode else f"{provider}'s default")
+        transport = Transport(
+            json_mode=cast(ModeSetting, json_mode or default),
+            remote=True,
+            per_call_params=True,
+            mode_reason="set by --json-mode" if json_mode else f"{provider}'s default",
+        )
     else:
         chat = _langchain_model(provider, name, base_url, temperature, max_tokens, timeout_s)
-        transport = Transport(json_mode="prompt", remote=True,
-                              build_params={"temperature": temperature, "max_tokens": max_tokens})
+        transport = Transport(
+            json_mode="prompt", remote=True, build_params={"temperature": temperature, "max_tokens": max_tokens}
+        )
     return LLMClient(provider=provider, model=name, chat_model=chat, transport=transport, **common)
 
 
@@ -145,8 +167,16 @@ def _openai_model(
     elif not key:
         raise UsageError(f"openai:{model} needs an API key: set the environment variable {OPENAI_KEY_VARIABLE}")
     # Retries are ours (max_retries=0 here) so that every retry is counted, capped and classified.
-    return ChatOpenAI(model=model, api_key=SecretStr(key), base_url=base_url, timeout=timeout_s, max_retries=0,
-                      temperature=temperature, max_completion_tokens=max_tokens, use_responses_api=False)
+    return ChatOpenAI(
+        model=model,
+        api_key=SecretStr(key),
+        base_url=base_url,
+        timeout=timeout_s,
+        max_retries=0,
+        temperature=temperature,
+        max_completion_tokens=max_tokens,
+        use_responses_api=False,
+    )
 
 
 def _langchain_model(
@@ -154,8 +184,12 @@ def _langchain_model(
 ) -> BaseChatModel:
     from langchain.chat_models import init_chat_model
 
-    settings: dict[str, Any] = {"temperature": temperature, "max_tokens": max_tokens, "timeout": timeout_s,
-                                   "max_retries": 0}
+    settings: dict[str, Any] = {
+        "temperature": temperature,
+        "max_tokens": max_tokens,
+        "timeout": timeout_s,
+        "max_retries": 0,
+    }
     if base_url:
         settings["base_url"] = base_url
     try:

@@ -51,20 +51,12 @@ class RandomChatModel(BaseChatModel):
     """Replies with a random instance of the schema in its system prompt; same seed and request, same reply."""
 
     seed: int = 0
-    die_after: int | None = None
-    """Tests only: after this many calls, raise `KeyboardInterrupt` as a kill would."""
 
     @property
     def _llm_type(self) -> str:
         return "random"
 
-    def _generate(
-        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **_: Any
-    ) -> ChatResult:
-        if self.die_after is not None:
-            if self.die_after == 0:
-                raise KeyboardInterrupt
-            self.die_after -= 1
+    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **_: Any) -> ChatResult:
         system = "\n".join(str(m.content) for m in messages if m.type == "system")
         if SCHEMA_MARKER not in system:
             raise ValueError("the random model needs the JSON schema in the system prompt")

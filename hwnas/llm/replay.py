@@ -26,8 +26,13 @@ from hwnas.trace import read_trace
 
 _REPLAYABLE_ERRORS: dict[str, type[errors.LLMError]] = {
     cls.__name__: cls
-    for cls in (errors.LLMError, errors.LLMReplyError, errors.LLMRateLimited, errors.LLMBudgetExceeded,
-                errors.LLMUnreachable)
+    for cls in (
+        errors.LLMError,
+        errors.LLMReplyError,
+        errors.LLMRateLimited,
+        errors.LLMBudgetExceeded,
+        errors.LLMUnreachable,
+    )
 }
 
 
@@ -56,8 +61,9 @@ class ReplayBook:
             try:
                 key = (_recorded_key(record), int(record["occurrence"]))
             except (KeyError, TypeError, ValueError):
-                raise UsageError(f"replay file {path} has an llm_call record without request_key/occurrence; "
-                                 f"{hint}") from None
+                raise UsageError(
+                    f"replay file {path} has an llm_call record without request_key/occurrence; {hint}"
+                ) from None
             # A resumed recording can hold the same call twice (the one interrupted); both carry the
             # same request, and the first answer is the one the original run continued from.
             records.setdefault(key, record)
@@ -91,8 +97,9 @@ def _recorded_key(record: dict[str, Any]) -> str:
     request = record.get("request")
     if isinstance(request, dict) and {"messages", "schema_name", "schema"} <= request.keys():
         conversation = [(str(role), str(text)) for role, text in request["messages"]]
-        return request_key(str(record["agent"]), record.get("round"), conversation, str(request["schema_name"]),
-                           request["schema"])
+        return request_key(
+            str(record["agent"]), record.get("round"), conversation, str(request["schema_name"]), request["schema"]
+        )
     return str(record["request_key"])
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from collections.abc import Callable
-from typing import Any, Final, Literal
+from typing import Any, ClassVar, Final, Literal
 
 import networkx as nx
 
@@ -45,7 +45,9 @@ class NB201Space(SearchSpace):
     slot_noun = "edge"
     invalid_reason = "broken cell: the output node is cut off from the input"
     ops = OPS
-    short_ops = {"none": "none", "skip_connect": "skip", "nor_conv_1x1": "c1x1", "nor_conv_3x3": "c3x3", "avg_pool_3x3": "pool"}
+    short_ops: ClassVar[dict[str, str]] = {
+        "none": "none", "skip_connect": "skip", "nor_conv_1x1": "c1x1", "nor_conv_3x3": "c3x3", "avg_pool_3x3": "pool",
+    }  # fmt: skip
     datasets = tuple(DATASETS)
 
     def format(self, arch: Architecture) -> str:
