@@ -19,7 +19,6 @@ lists the step. Resuming (`stream(None, config)`) applies the pending writes and
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import sqlite3
@@ -44,6 +43,7 @@ from hwnas.partition import make_partitioning
 from hwnas.progress import Progress, format_fields
 from hwnas.registry import make_estimator, make_latency_model
 from hwnas.runs import Run, distinct_llm_calls, read_records, run_lock
+from hwnas.runs.schema import write_archive_csv
 from hwnas.spaces import get_space
 from hwnas.tools.coordinator import Coordinator
 from hwnas.tools.surrogate import make_surrogate
@@ -138,25 +138,9 @@ def write_outputs(
 ) -> dict[str, Any]:
     """Write archive, front, knowledge base and summary; return the summary."""
     archive = state.get("archive", [])
-    columns = ["arch_str", "partition", "score", "latency_ms", "round", "operator", "parents", "rationale"]
     front = non_dominated_records(archive)
-    for target, rows in ((paths.root / "archive.csv", archive), (paths.root / "front.csv", front)):
-        with target.open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(columns)
-            for r in rows:
-                writer.writerow(
-                    [
-                        r["arch"],
-                        r["partition"],
-                        r["score"],
-                        r["latency_ms"],
-                        r["round"],
-                        r["operator"],
-                        ";".join(r["parents"]),
-                        r["rationale"],
-                    ]
-                )
+    write_archive_csv(paths.root / "archive.csv", archive)
+    write_archive_csv(paths.root / "front.csv", front)
     (paths.root / "knowledge_base.json").write_text(json.dumps(state.get("knowledge", {}), indent=2))
     summary: dict[str, Any] = {
         "settings": settings.as_dict(),

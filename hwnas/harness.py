@@ -8,7 +8,6 @@ evaluation order) and `<out>/results.json`. The CLI verb is `hwnas bench`.
 
 from __future__ import annotations
 
-import csv
 import json
 import statistics
 import time
@@ -26,6 +25,7 @@ from hwnas.errors import UsageError
 from hwnas.pareto import true_front
 from hwnas.partition import Partitioning, make_partitioning
 from hwnas.registry import make_estimator, make_latency_model
+from hwnas.runs.schema import write_bench_csv
 
 INDICATORS = ("igd", "hv_b", "igd_valid", "hv_b_valid")
 """Per-run figures: IGD and HV_B with all cells, and with degenerate cells left out (`_valid`)."""
@@ -86,16 +86,6 @@ class BenchmarkReport:
         return "\n".join(lines)
 
 
-def write_archive_csv(path: Path, records: Sequence[EvaluationRecord], test_acc: np.ndarray) -> None:
-    """One row per evaluated architecture: step, arch_str, predicted score, latency, true test accuracy."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["step", "arch_str", "score", "latency_ms", "test_acc"])
-        for record, accuracy in zip(records, test_acc, strict=True):
-            writer.writerow([record.step, record.arch_str, record.score, record.latency_ms, float(accuracy)])
-
-
 @dataclass(frozen=True)
 class BaselineRun:
     """One baseline on one seed: its records in evaluation order, wall time and estimator usage."""
@@ -129,7 +119,7 @@ def run_baseline(
     wall_s = time.perf_counter() - started
     if archive_csv is not None:
         test_acc = tables.accuracy(dataset, "test")[tables.rows([r.arch for r in records])]
-        write_archive_csv(archive_csv, records, test_acc)
+        write_bench_csv(archive_csv, records, test_acc)
     usage: dict[str, Any] = {"llm_calls": 0, "tokens_in": 0, "tokens_out": 0}
     stats = getattr(scorer, "stats", None)
     if stats is not None:  # zero-cost: how much of the wall time was torch work (cache misses)

@@ -22,22 +22,13 @@ import numpy as np
 from pymoo.indicators.hv import HV
 from pymoo.indicators.igd import IGD
 
+from hwnas.core.objectives import ACCURACY_LATENCY, Objective
 from hwnas.core.space import Architecture
 from hwnas.core.tables import Tables
 
 REFERENCE_SCALE: Final = 1.1
 """HV_B's reference point is this multiple of the true front's nadir (EVAL.md)."""
 
-
-@dataclass(frozen=True, slots=True)
-class Objective:
-    """One objective of an archive: the record attribute it reads and its direction."""
-
-    name: str
-    maximise: bool
-
-
-ACCURACY_LATENCY: Final = (Objective("score", maximise=True), Objective("latency_ms", maximise=False))
 
 R = TypeVar("R")
 

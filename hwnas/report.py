@@ -43,7 +43,8 @@ from hwnas.pareto import TrueFront, non_dominated_mask, non_dominated_records, t
 from hwnas.partition import make_partitioning
 from hwnas.runs.export import run_summary
 from hwnas.runs.records import distinct_llm_calls
-from hwnas.runs.store import ArchiveRow, Run, is_agent_run, read_bench_csv, resolve_run
+from hwnas.runs.schema import ArchiveRow, read_bench_csv
+from hwnas.runs.store import Run, is_agent_run, resolve_run
 from hwnas.spaces import get_space
 
 CURVE_POINTS: Final = 40

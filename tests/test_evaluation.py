@@ -75,3 +75,16 @@ def test_records_carry_estimator_and_latency_values_and_feed_the_archive(tables:
 def test_budget_out_of_range_is_a_usage_error(tables: BenchmarkTables, budget: int) -> None:
     with pytest.raises(UsageError, match="--budget"):
         _evaluator(tables, budget)
+
+
+def test_restored_history_costs_nothing_and_counts_against_the_budget(tables: BenchmarkTables) -> None:
+    evaluator = _evaluator(tables, budget=5)
+    archs = [NB201.at(p) for p in (100, 200, 300)]
+    evaluator.restore((a, 90.0, 1.0) for a in archs[:2])
+    assert evaluator.remaining == 3
+    assert evaluator.lookup(archs[0]).score == 90.0  # the restored value, not the estimator's
+    assert [r.step for r in evaluator.history] == [0, 1]
+    record = evaluator.evaluate(archs[2])
+    assert record.step == 2 and evaluator.remaining == 2
+    evaluator.restore([])
+    assert evaluator.remaining == 5 and evaluator.lookup(archs[0]) is None

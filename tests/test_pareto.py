@@ -6,7 +6,8 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from hwnas.pareto import Archive, Objective, hv_b, igd, non_dominated_mask, non_dominated_records, true_front
+from hwnas.core.objectives import Objective
+from hwnas.pareto import Archive, hv_b, igd, non_dominated_mask, non_dominated_records, true_front
 from hwnas.spaces.nb201.tables import BenchmarkTables
 
 FRONT = np.array([[0.0, 1.0], [0.5, 0.5], [1.0, 0.0]])

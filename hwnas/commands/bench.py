@@ -26,17 +26,19 @@ from typing import Any
 
 from hwnas.baselines import SEARCHERS
 from hwnas.cli import COMMANDS
+from hwnas.core.tables import Tables
 from hwnas.errors import check_writable_file, check_writable_folder
 from hwnas.harness import RunResult, run_benchmark
 from hwnas.progress import Progress
 from hwnas.registry import ESTIMATORS
-from hwnas.spaces.nb201.tables import load_tables
+from hwnas.spaces import get_space
 
 
 def register(subparsers: Any) -> None:
     """Add the `bench` sub-command."""
     parser = subparsers.add_parser("bench", help=COMMANDS["bench"], description=__doc__)
     parser.add_argument("--methods", default=",".join(SEARCHERS), help=f"comma-separated: {', '.join(SEARCHERS)}")
+    parser.add_argument("--space", default="nb201", help="search space of the baselines (default: nb201)")
     parser.add_argument("--dataset", default="cifar10", help="cifar10, cifar100 or imagenet16")
     parser.add_argument("--device", default="fpga", help="latency device of the tables (e.g. fpga, eyeriss, raspi4)")
     parser.add_argument("--budget", type=int, default=120, help="distinct architectures each run evaluates")
@@ -78,7 +80,7 @@ def bench_command(args: argparse.Namespace) -> int:
 
     with progress:
         report = run_benchmark(
-            tables=load_tables(args.data),
+            tables=_tables(args.space, args.data),
             methods=methods,
             dataset=args.dataset,
             device=args.device,
@@ -153,3 +155,10 @@ def campaign_command(args: argparse.Namespace) -> int:
     else:
         print(body)
     return 0
+
+
+def _tables(space_name: str, data: str | None) -> Tables:
+    """The benchmark tables of the space called `space_name` (a UsageError if it has none)."""
+    tables = get_space(space_name).load_tables(data)
+    assert tables is not None  # required: the space raises rather than return nothing
+    return tables

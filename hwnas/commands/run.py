@@ -32,6 +32,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--base-url", help="server URL for openai-compatible (and other remote) providers")
     parser.add_argument("--json-mode", choices=JSON_MODE_CHOICES, help=JSON_MODE_HELP)
+    parser.add_argument("--space", default=defaults.space, help="search space (default: nb201)")
     parser.add_argument("--dataset", default=defaults.dataset, help="cifar10, cifar100 or imagenet16")
     parser.add_argument("--device", help="latency device (default: fpga with benchmark data, else local-cpu)")
     parser.add_argument("--estimator", default=defaults.estimator, help="accuracy estimator (default: zc)")
@@ -74,11 +75,12 @@ def run_command(args: argparse.Namespace) -> int:
     """Resolve defaults that depend on the data, run the search, print its summary."""
     # Imported here so that `hwnas --help` and the other verbs do not pay for LangGraph and torch.
     from hwnas.graph.runner import run_search
-    from hwnas.spaces.nb201.tables import BenchmarkTables
+    from hwnas.spaces import get_space
 
+    space = get_space(args.space)
     device = args.device
     if device is None:
-        device = "fpga" if BenchmarkTables.load(args.data, required=False) is not None else "local-cpu"
+        device = "fpga" if space.load_tables(args.data, required=False) is not None else "local-cpu"
         if device == "local-cpu":
             print(
                 "no benchmark data (--data/HWNAS_DATA): searching for this machine's CPU with measured latency",
@@ -86,6 +88,7 @@ def run_command(args: argparse.Namespace) -> int:
             )
     candidates = args.candidates or ("moves" if device in MEASURED_DEVICES else "partition")
     settings = RunSettings(
+        space=args.space,
         dataset=args.dataset,
         device=device,
         estimator=args.estimator,

@@ -13,7 +13,8 @@ from typing import Any, Final
 
 from hwnas.errors import UsageError
 from hwnas.pareto import non_dominated_records
-from hwnas.runs.store import ARCHIVE_COLUMNS, ArchiveRow, Run
+from hwnas.runs.schema import ARCHIVE_COLUMNS, ArchiveRow
+from hwnas.runs.store import Run
 
 HEURISTIC_COLUMNS: Final = ("id", "from_op", "to_op", "edge", "accuracy", "latency", "evidence", "round", "text")
 HISTORY_COLUMNS: Final = (

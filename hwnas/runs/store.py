@@ -21,71 +21,28 @@ Damaged files and traces of a newer format version raise `UsageError` with one l
 from __future__ import annotations
 
 import contextlib
-import csv
 import json
 import os
 import socket
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
 from hwnas.errors import UsageError
 from hwnas.pareto import non_dominated_records
+from hwnas.runs.schema import ArchiveRow, read_archive_csv
 from hwnas.trace import TRACE_VERSION, read_trace
 
 RUNNING_WINDOW_S: Final = 60.0
 """A run locked on another machine counts as running this long after its last trace write."""
 
 LOCK_FILE: Final = "run.lock"
-ARCHIVE_COLUMNS: Final = ("arch_str", "partition", "score", "latency_ms", "round", "operator", "parents", "rationale")
-BENCH_COLUMNS: Final = ("step", "arch_str", "score", "latency_ms", "test_acc")
 _SEARCH_DEPTH: Final = 3
 
 Status = Literal["running", "finished", "interrupted", "damaged"]
-
-
-@dataclass(frozen=True, slots=True)
-class ArchiveRow:
-    """One evaluated architecture of a run, as in `archive.csv`."""
-
-    arch: str
-    partition: int
-    score: float
-    latency_ms: float
-    round: int
-    operator: str
-    parents: tuple[str, ...]
-    rationale: str
-
-    @classmethod
-    def from_evaluated(cls, record: Mapping[str, Any]) -> ArchiveRow:
-        """A row from the graph's `Evaluated` record (or a mapping with the same keys); ValueError if malformed."""
-        return cls(
-            arch=str(record["arch"]),
-            partition=int(record["partition"]),
-            score=float(record["score"]),
-            latency_ms=float(record["latency_ms"]),
-            round=int(record["round"]),
-            operator=str(record["operator"]),
-            parents=tuple(record["parents"]),
-            rationale=str(record["rationale"]),
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        """The row as `archive.csv` names its columns (parents as a list)."""
-        return {
-            "arch_str": self.arch,
-            "partition": self.partition,
-            "score": self.score,
-            "latency_ms": self.latency_ms,
-            "round": self.round,
-            "operator": self.operator,
-            "parents": list(self.parents),
-            "rationale": self.rationale,
-        }
 
 
 def _load_json(path: Path) -> Any:
@@ -93,51 +50,6 @@ def _load_json(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise UsageError(f"{path} is damaged (not valid JSON: {error}); restore it or re-run") from None
-
-
-def _damaged_csv(path: Path, line: int, problem: str) -> UsageError:
-    return UsageError(f"archive {path} is damaged at line {line}: {problem}; restore it or re-run")
-
-
-def _read_csv(path: Path, columns: Sequence[str]) -> list[dict[str, str]]:
-    try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            if reader.fieldnames is None or list(reader.fieldnames) != list(columns):
-                raise _damaged_csv(path, 1, f"header {reader.fieldnames}, expected {list(columns)}")
-            rows = list(reader)
-    except (csv.Error, UnicodeDecodeError) as error:
-        raise _damaged_csv(path, 0, str(error)) from None
-    for line, row in enumerate(rows, start=2):
-        if None in row or None in row.values():
-            raise _damaged_csv(path, line, f"{len(columns)} fields expected")
-    return rows
-
-
-def read_archive_csv(path: Path) -> list[ArchiveRow]:
-    """Read an agent run's `archive.csv` (or `front.csv`), checking every field."""
-    rows = []
-    for line, row in enumerate(_read_csv(path, ARCHIVE_COLUMNS), start=2):
-        try:
-            parents = [p for p in row["parents"].split(";") if p]
-            rows.append(ArchiveRow.from_evaluated({**row, "arch": row["arch_str"], "parents": parents}))
-        except ValueError as error:
-            raise _damaged_csv(path, line, str(error)) from None
-    return rows
-
-
-def read_bench_csv(path: Path) -> list[ArchiveRow]:
-    """Read one benchmark archive (`<out>/<method>/seed<k>.csv`) as rows of a single round 0, partition -1."""
-    method = path.parent.name
-    rows = []
-    for line, row in enumerate(_read_csv(path, BENCH_COLUMNS), start=2):
-        try:
-            rows.append(
-                ArchiveRow(row["arch_str"], -1, float(row["score"]), float(row["latency_ms"]), 0, method, (), "")
-            )
-        except ValueError as error:
-            raise _damaged_csv(path, line, str(error)) from None
-    return rows
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:
