@@ -42,7 +42,7 @@ from hwnas.pareto import TrueFront, non_dominated_records, true_front, true_indi
 from hwnas.partition import make_partitioning
 from hwnas.progress import Progress, format_fields
 from hwnas.registry import make_estimator, make_latency_model
-from hwnas.runs import Run, distinct_llm_calls, read_records, run_lock
+from hwnas.runs import Run, distinct_llm_calls, llm_usage, read_records, run_lock
 from hwnas.runs.schema import write_archive_csv
 from hwnas.spaces import get_space
 from hwnas.tools.coordinator import Coordinator
@@ -114,23 +114,6 @@ def check_settings(paths: RunPaths, settings: RunSettings) -> None:
             )
     if not paths.settings.exists():
         paths.settings.write_text(json.dumps(settings.as_dict(), indent=2))
-
-
-def llm_usage(trace_path: Path) -> dict[str, float]:
-    """LLM calls (answered or failed), tokens and cost over the whole trace, every session of the run.
-
-    Each call counts once, also when a resume repeated it (see `distinct_llm_calls`).
-    """
-    usage = {"llm_calls": 0, "tokens_in": 0, "tokens_out": 0, "cost_usd": 0.0, "llm_seconds": 0.0}
-    if not trace_path.exists():
-        return usage
-    for record in distinct_llm_calls(read_records(trace_path)):
-        usage["llm_calls"] += 1
-        usage["tokens_in"] += record.get("tokens_in", 0) or 0
-        usage["tokens_out"] += record.get("tokens_out", 0) or 0
-        usage["cost_usd"] += record.get("cost_usd", 0.0) or 0.0
-        usage["llm_seconds"] += record.get("model_s") or record.get("wall_s") or 0.0
-    return usage
 
 
 def write_outputs(

@@ -49,7 +49,7 @@ from hwnas.harness import run_baseline
 from hwnas.pareto import true_front, true_indicators
 from hwnas.partition import make_partitioning
 from hwnas.registry import ESTIMATORS, make_latency_model
-from hwnas.spaces.nb201.tables import load_tables
+from hwnas.spaces import get_space
 
 AGENT_METHODS: Final[dict[str, dict[str, Any]]] = {
     "agent": {},
@@ -80,6 +80,8 @@ class Cell:
     budget: int
     estimator: str
     method: str
+    space: str = "nb201"
+    """The search space (`hwnas.spaces`); not part of the key, so NB201 cells keep their file names."""
 
     @property
     def key(self) -> str:
@@ -130,6 +132,8 @@ def parse_campaign(name: str, text: str, *, where: str = "campaign") -> Campaign
     except tomllib.TOMLDecodeError as error:
         raise UsageError(f"{where} is not valid TOML: {error}") from None
     cells: dict[Cell, None] = {}
+    space = str(payload.get("space", "nb201"))
+    get_space(space)  # an unknown space fails here, naming the known ones
     for block in payload.get("grid", []):
         lists = [
             _as_list(block, "datasets", ["cifar10"], where),
@@ -143,7 +147,7 @@ def parse_campaign(name: str, text: str, *, where: str = "campaign") -> Campaign
                 raise UsageError(f"{where}: unknown method {method!r}; accepted: {', '.join(METHODS)}")
             if estimator not in ESTIMATORS:
                 raise UsageError(f"{where}: unknown estimator {estimator!r}; accepted: {', '.join(ESTIMATORS)}")
-            cells[Cell(dataset, device, int(budget), estimator, method)] = None
+            cells[Cell(dataset, device, int(budget), estimator, method, space)] = None
     if not cells:
         raise UsageError(f"{where} defines no cell: add a [[grid]] block")
     seeds = int(payload.get("seeds", 10))
@@ -167,6 +171,13 @@ def load_campaign(name: str) -> Campaign:
     if not resource.is_file():
         raise UsageError(f"unknown campaign {name!r}; shipped: {', '.join(available_campaigns())}, or a .toml path")
     return parse_campaign(name, resource.read_text(encoding="utf-8"), where=f"evals/{name}.toml")
+
+
+def _tables(space: str, data: str | None) -> Tables:
+    """The benchmark tables of `space` (every campaign scores its units against the true front)."""
+    tables = get_space(space).load_tables(data)
+    assert tables is not None  # required: a space without tables raises
+    return tables
 
 
 # ---- one unit of work ---------------------------------------------------------------------------------
@@ -298,7 +309,7 @@ def _run_agent(cell: Cell, seed: int, paths: UnitPaths, data: str | None, chat_m
 
 def run_unit(cell: Cell, seed: int, out: Path, data: str | None = None, chat_model: Any = None) -> dict[str, Any]:
     """Run one (cell, seed), score it against the true front, and write its result file; return the result."""
-    tables = load_tables(data)
+    tables = _tables(cell.space, data)
     paths = UnitPaths(out, cell, seed)
     if cell.method in AGENT_METHODS:
         run = _run_agent(cell, seed, paths, data, chat_model)
@@ -360,7 +371,8 @@ def run_campaign(
         raise UsageError(f"--seeds must be at least 1, got {seeds}")
     if chat_model is not None and workers > 1:
         raise UsageError("a chat_model object cannot be sent to worker processes; use workers=1")
-    load_tables(data)  # fail fast on a bad --data
+    for space in {c.space for c in campaign.cells}:
+        _tables(space, data)  # fail fast on a bad --data
     count = campaign.seeds if seeds is None else seeds
     todo = pending_units(campaign, out, count)
     progress = CampaignProgress()
@@ -454,7 +466,7 @@ def _wins(cells: Sequence[Cell], per_cell: dict[Cell, list[dict[str, Any]]]) -> 
 
 def summarise_campaign(campaign: Campaign, out: Path, *, data: str | None = None) -> dict[str, Any]:
     """Aggregate the unit files of `campaign` into the results dict (also written to OUT/results-NAME.json)."""
-    tables = load_tables(data)
+    tables = _tables(campaign.cells[0].space, data)
     per_cell = {c: _load_results(out, c, campaign.seeds) for c in campaign.cells}
     groups: dict[tuple[str, str, int, str], list[Cell]] = {}
     for cell in campaign.cells:

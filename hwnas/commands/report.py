@@ -16,7 +16,7 @@ from typing import Any
 from hwnas.cli import COMMANDS
 from hwnas.errors import UsageError
 from hwnas.runs import resolve_run
-from hwnas.spaces.nb201.tables import BenchmarkTables
+from hwnas.spaces import get_space
 
 
 def register(subparsers: Any) -> None:
@@ -37,12 +37,14 @@ def report_command(args: argparse.Namespace) -> int:
     # matplotlib takes most of a second to import: only this verb pays for it.
     from hwnas.report import load_compared, write_comparison, write_report
 
-    tables = BenchmarkTables.load(args.data, required=False)
     if args.compare:
         entries = [load_compared(ref, args.dir) for ref in args.compare]
+        tables = get_space("nb201").load_tables(args.data, required=False)
         path = write_comparison(entries, out=args.out or Path("compare.html"), tables=tables)
     else:
-        path = write_report(resolve_run(args.run, args.dir), out=args.out, tables=tables)
+        run = resolve_run(args.run, args.dir)
+        tables = get_space(str(run.settings().get("space", "nb201"))).load_tables(args.data, required=False)
+        path = write_report(run, out=args.out, tables=tables)
     if tables is None:
         print("no benchmark data (--data/HWNAS_DATA): fronts are predicted, not true")
     print(f"report: {path} (plots beside it as {path.stem}-*.png)")

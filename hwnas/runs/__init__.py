@@ -10,7 +10,7 @@ the trace format they read is documented in `docs/trace-format.md`.
 """
 
 from hwnas.runs.export import export_csv, export_document, export_json, run_summary
-from hwnas.runs.records import AGENTS, TraceFilter, distinct_llm_calls, format_record, format_records
+from hwnas.runs.records import AGENTS, TraceFilter, distinct_llm_calls, format_record, format_records, llm_usage
 from hwnas.runs.schema import ArchiveRow, read_archive_csv, read_bench_csv
 from hwnas.runs.store import (
     RUNNING_WINDOW_S,
@@ -39,6 +39,7 @@ __all__ = [
     "format_record",
     "format_records",
     "list_runs",
+    "llm_usage",
     "read_archive_csv",
     "read_bench_csv",
     "read_records",

@@ -9,7 +9,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
+
+from hwnas.runs.store import read_records
 
 AGENTS: Final = ("navigator", "generator", "memory", "coordinator")
 SHORT_CHARS: Final = 240
@@ -44,6 +47,23 @@ def distinct_llm_calls(
             seen.add(call)
         calls.append(record)
     return calls
+
+
+def llm_usage(trace_path: Path) -> dict[str, float]:
+    """LLM calls (answered or failed), tokens and cost over the whole trace, every session of the run.
+
+    Each call counts once, also when a resume repeated it (see `distinct_llm_calls`).
+    """
+    usage = {"llm_calls": 0, "tokens_in": 0, "tokens_out": 0, "cost_usd": 0.0, "llm_seconds": 0.0}
+    if not trace_path.exists():
+        return usage
+    for record in distinct_llm_calls(read_records(trace_path)):
+        usage["llm_calls"] += 1
+        usage["tokens_in"] += record.get("tokens_in", 0) or 0
+        usage["tokens_out"] += record.get("tokens_out", 0) or 0
+        usage["cost_usd"] += record.get("cost_usd", 0.0) or 0.0
+        usage["llm_seconds"] += record.get("model_s") or record.get("wall_s") or 0.0
+    return usage
 
 
 @dataclass(frozen=True)
