@@ -309,9 +309,10 @@ def test_end_to_end_on_the_embedded_model(tmp_path: Path) -> None:
     calls = [r for r in trace if r["kind"] == "llm_call"]
     assert {r["agent"] for r in calls} >= {"navigator", "generator"}
     assert all(r["tokens_out"] > 0 and 0 < r["model_s"] <= r["wall_s"] for r in calls)
+    # The memory agent records its round (what it does on the real model with evidence in hand is
+    # tests/test_llm_embedded.py's memory test: ten evaluations rarely show an edit three times).
     memory = [r for r in trace if r["kind"] == "decision" and r["agent"] == "memory"]
-    # Ten evaluations rarely show an edit three times: then memory records that it had nothing to check.
-    assert memory and ("memory" in {r["agent"] for r in calls} or memory[0]["outcome"].startswith("no edit"))
+    assert {r["round"] for r in memory} == {1} and "proposed" in memory[-1]
     assert summary["rounds"] == 1 and summary["budget_used"] >= 2
 
 
