@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from openai_payloads import chat_completion
 from pydantic import BaseModel, Field
 
 from hwnas.cli import main
@@ -135,19 +136,7 @@ class FakeOpenAIServer:
                 self._reply(body, text)
 
             def _reply(self, body: dict[str, Any], text: str) -> None:
-                self._send(
-                    200,
-                    {
-                        "id": "chatcmpl-1",
-                        "object": "chat.completion",
-                        "created": 0,
-                        "model": body["model"],
-                        "choices": [
-                            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}
-                        ],
-                        "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
-                    },
-                )
+                self._send(200, chat_completion(body["model"], text))
 
             def _send(self, status: int, payload: dict[str, Any]) -> None:
                 data = json.dumps(payload).encode()

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from openai_payloads import chat_completion
 
 from hwnas.cli import main
 
@@ -156,23 +157,7 @@ class AgentServer:
                     reply = random_instance(schema, schema.get("$defs", {}), rng)
                     if echo_auth:
                         reply = _fill_text(reply, self.headers.get("Authorization", ""))
-                    status, payload = (
-                        200,
-                        {
-                            "id": "chatcmpl-1",
-                            "object": "chat.completion",
-                            "created": 0,
-                            "model": body["model"],
-                            "choices": [
-                                {
-                                    "index": 0,
-                                    "finish_reason": "stop",
-                                    "message": {"role": "assistant", "content": json.dumps(reply)},
-                                }
-                            ],
-                            "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
-                        },
-                    )
+                    status, payload = 200, chat_completion(body["model"], json.dumps(reply))
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -379,36 +364,15 @@ def test_a_failed_start_leaves_nothing_and_an_empty_run_does_not_block_its_name(
     # A folder from an older hwnas that failed after writing its settings, before evaluating anything:
     (tmp_path / "t").mkdir()
     (tmp_path / "t" / "settings.json").write_text(json.dumps({"llm": "opnai:gpt-4o-mini", "budget": 12}))
-    fixed = hwnas(
-        "run",
-        "--llm",
-        "random",
-        "--budget",
-        "12",
-        "--estimator",
-        "oracle-val",
-        "--name",
-        "t",
-        "--out",
-        str(tmp_path),
-        data_dir=data_dir,
-    )
+
+    def run_t(budget: str) -> subprocess.CompletedProcess[str]:
+        common = ("--llm", "random", "--estimator", "oracle-val", "--name", "t", "--out", str(tmp_path))
+        return hwnas("run", *common, "--budget", budget, data_dir=data_dir)
+
+    fixed = run_t("12")
     assert fixed.returncode == 0, fixed.stderr
     assert json.loads((tmp_path / "t" / "settings.json").read_text())["llm"] == "random"
-    other = hwnas(
-        "run",
-        "--llm",
-        "random",
-        "--budget",
-        "13",
-        "--estimator",
-        "oracle-val",
-        "--name",
-        "t",
-        "--out",
-        str(tmp_path),
-        data_dir=data_dir,
-    )
+    other = run_t("13")
     assert "budget: 12 -> 13" in one_line_error(other)  # a run that evaluated something keeps its name
 
 
