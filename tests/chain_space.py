@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import ClassVar, Final
 
 import numpy as np
+import torch
+from torch import nn
 
 from hwnas.core.space import Architecture, Niches, SearchSpace
 from hwnas.core.tables import Tables
@@ -82,6 +84,40 @@ class ChainSpace(SearchSpace):
     def load_tables(self, data: str | None, *, required: bool = True) -> Tables | None:
         """The computed tables (they need no data folder)."""
         return CHAIN_TABLES
+
+    def input_shape(self, dataset: str) -> tuple[int, int]:
+        """16x16 images, 10 classes."""
+        self.check_dataset(dataset)
+        return 16, 10
+
+    def build_network(self, arch: Architecture, dataset: str, *, seed: int = 0, batch_norm: bool = True) -> nn.Module:
+        """A stem convolution, the four layers, global pooling and a classifier (8 channels throughout)."""
+        _, classes = self.input_shape(dataset)
+        state = torch.random.get_rng_state()
+        torch.manual_seed(seed)
+        try:
+            layers: list[nn.Module] = [nn.Conv2d(3, 8, 3, padding=1, bias=False)]
+            for op in arch.ops:
+                if op.startswith("conv"):
+                    k = int(op[-1])
+                    conv = [nn.ReLU(), nn.Conv2d(8, 8, k, padding=k // 2, bias=False)]
+                    layers.append(nn.Sequential(*conv, *([nn.BatchNorm2d(8)] if batch_norm else [])))
+                elif op == "pool":
+                    layers.append(nn.AvgPool2d(3, stride=1, padding=1))
+                elif op == "zero":
+                    layers.append(Zero())
+                else:
+                    layers.append(nn.Identity())
+            return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, classes))
+        finally:
+            torch.random.set_rng_state(state)
+
+
+class Zero(nn.Module):
+    """Cuts the chain: zeros of the input's shape."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * 0.0
 
 
 @dataclass(frozen=True)

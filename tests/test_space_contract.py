@@ -121,3 +121,17 @@ def test_agent_graph_runs_end_to_end_on_either_space(space_and_tables: Case, tmp
 def test_unknown_space_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="unknown space 'cifar-cells'; accepted: nb201"):
         RunSettings(space="cifar-cells")
+
+
+def test_zero_cost_proxies_score_networks_of_either_space(space_and_tables: Case) -> None:
+    from hwnas.estimators.inputs import make_batch
+    from hwnas.estimators.proxies import compute_proxies
+
+    space, _ = space_and_tables
+    dataset = space.datasets[0]
+    batch = make_batch(dataset, space=space, kind="gaussian", size=8)
+    arch = next(a for a in space.distinct_architectures if a.op_counts[space.ops[2]] > 0)  # one with a conv
+    result = compute_proxies(arch, ["naswot", "synflow", "snip", "params"], dataset=dataset, batch=batch)
+    assert all(np.isfinite(v) for v in result.values.values()) and result.values["params"] > 0
+    again = compute_proxies(arch, ["synflow"], dataset=dataset, batch=batch)
+    assert again.values["synflow"] == result.values["synflow"]  # seeded: the same network each time

@@ -5,7 +5,8 @@ from the space's vocabulary; an `Architecture` is one op per slot. That shape co
 layer-wise spaces (FBNet- or MobileNet-like). What differs between spaces is declared by each
 implementation: its text form (`format`/`parse`), which architectures are legal (`is_valid`), which ones
 compute the same function (`canonical_key`), how it reads to an LLM (`describe`), its complexity niches,
-its datasets and, where it has them, analytic costs and benchmark tables.
+its datasets and, where it has them, analytic costs, benchmark tables and torch networks (for the
+zero-cost proxies).
 
 Everything else is derived here once for every space: enumeration in mixed-radix order of op codes,
 positions, uniform sampling, one-slot neighbours, uniform crossover, slot edits, a one-hot encoding for
@@ -27,6 +28,8 @@ import numpy as np
 from hwnas.errors import UsageError
 
 if TYPE_CHECKING:
+    from torch.nn import Module
+
     from hwnas.core.tables import Tables
 
 
@@ -139,6 +142,14 @@ class SearchSpace(ABC):
     @abstractmethod
     def niches(self) -> Niches:
         """The complexity niches the partition engine splits the space into."""
+
+    def input_shape(self, dataset: str) -> tuple[int, int]:
+        """(image side, classes) of the networks built for `dataset`: what the proxies feed them."""
+        raise UsageError(f"space {self.name} builds no networks, so the zero-cost proxies cannot score it")
+
+    def build_network(self, arch: Architecture, dataset: str, *, seed: int = 0, batch_norm: bool = True) -> Module:
+        """The untrained torch network of `arch` for `dataset`, initialised from `seed` (torch's RNG restored)."""
+        raise UsageError(f"space {self.name} builds no networks, so the zero-cost proxies cannot score it")
 
     def analytic_costs(self, dataset: str) -> dict[str, Callable[[Architecture], float]] | None:
         """Named analytic costs per architecture on `dataset` (`flops`, `params`), None if the space has none."""

@@ -25,7 +25,9 @@ from typing import Final
 import numpy as np
 import torch
 
+from hwnas.core.space import SearchSpace
 from hwnas.errors import UsageError
+from hwnas.spaces.nb201 import NB201
 from hwnas.spaces.nb201.cost import dataset_shape
 
 CIFAR_MEAN: Final = np.array([0.4914, 0.4822, 0.4465], dtype=np.float32)
@@ -75,21 +77,22 @@ class ImageBatch:
 def make_batch(
     dataset: str,
     *,
+    space: SearchSpace = NB201,
     kind: str = "photos",
     size: int = DEFAULT_BATCH_SIZE,
     seed: int = 0,
     cifar_folder: str | Path | None = None,
 ) -> ImageBatch:
-    """A batch for `dataset`'s input size from the named source (`cifar` needs `cifar_folder`)."""
-    spec = dataset_shape(dataset)
+    """A batch for `dataset`'s input size in `space` from the named source (`cifar` needs `cifar_folder`)."""
+    resolution, num_classes = space.input_shape(dataset)
     if kind == "cifar":
         if cifar_folder is None:
             raise UsageError("input kind 'cifar' needs a folder: pass --cifar PATH (the CIFAR python batches)")
         return cifar_batch(cifar_folder, dataset, size=size, seed=seed)
     if kind == "photos":
-        return photo_batch(spec.resolution, spec.num_classes, size=size, seed=seed)
+        return photo_batch(resolution, num_classes, size=size, seed=seed)
     if kind == "gaussian":
-        return gaussian_batch(spec.resolution, spec.num_classes, size=size, seed=seed)
+        return gaussian_batch(resolution, num_classes, size=size, seed=seed)
     raise UsageError(f"unknown input kind {kind!r}; accepted: {', '.join(INPUT_KINDS)}")
 
 

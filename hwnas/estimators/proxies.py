@@ -34,8 +34,6 @@ from torch import nn
 from hwnas.core.space import Architecture
 from hwnas.errors import UsageError
 from hwnas.estimators.inputs import ImageBatch
-from hwnas.spaces.nb201.cost import dataset_shape, flops_m, params_m
-from hwnas.spaces.nb201.network import build_network
 
 JACOB_COV_K: Final = 1e-5
 
@@ -82,12 +80,12 @@ def _weighted_layers(net: nn.Module) -> list[nn.Conv2d | nn.Linear]:
 
 def synflow_scores(arch: Architecture, dataset: str, seed: int) -> dict[str, float]:
     """`synflow` and `logsynflow` from one backward pass of the BN-free float64 network."""
-    spec = dataset_shape(dataset)
-    net = build_network(arch, dataset, seed=seed, batch_norm=False).double()
+    side, _ = arch.space.input_shape(dataset)
+    net = arch.space.build_network(arch, dataset, seed=seed, batch_norm=False).double()
     with torch.no_grad():
         for param in net.parameters():
             param.abs_()
-    ones = torch.ones(1, 3, spec.resolution, spec.resolution, dtype=torch.float64)
+    ones = torch.ones(1, 3, side, side, dtype=torch.float64)
     net(ones).sum().backward()
     synflow = logsynflow = 0.0
     with torch.no_grad():
@@ -142,7 +140,7 @@ def activation_scores(
 ) -> dict[str, float]:
     """`naswot` and/or `jacob_cov` from one forward pass in train-mode BN (the autograd pass only for jacob_cov)."""
     wanted = set(wanted)
-    net = build_network(arch, dataset, seed=seed)
+    net = arch.space.build_network(arch, dataset, seed=seed)
     kernel = _HammingKernel(len(batch.images))
     relus = [m for m in net.modules() if isinstance(m, nn.ReLU)] if "naswot" in wanted else []
     handles = [m.register_forward_hook(kernel) for m in relus]
@@ -166,7 +164,7 @@ def activation_scores(
 
 def loss_gradient_scores(arch: Architecture, dataset: str, seed: int, batch: ImageBatch) -> dict[str, float]:
     """`snip` and `grad_norm` from one cross-entropy backward pass in train-mode BN."""
-    net = build_network(arch, dataset, seed=seed)
+    net = arch.space.build_network(arch, dataset, seed=seed)
     nn.functional.cross_entropy(net(batch.images), batch.labels).backward()
     snip = grad_norm = 0.0
     with torch.no_grad():
@@ -180,8 +178,9 @@ def loss_gradient_scores(arch: Architecture, dataset: str, seed: int, batch: Ima
 
 
 def analytic_scores(arch: Architecture, dataset: str) -> dict[str, float]:
-    """`params` and `flops` (millions) from the analytic cost model."""
-    return {"params": params_m(arch, dataset), "flops": flops_m(arch, dataset)}
+    """`params` and `flops` from the space's analytic cost model (NB201: millions), those the space has."""
+    costs = arch.space.analytic_costs(dataset) or {}
+    return {name: cost(arch) for name, cost in costs.items() if name in ("params", "flops")}
 
 
 @dataclass(frozen=True)
@@ -221,6 +220,9 @@ def compute_proxies(
         values.update(loss_gradient_scores(arch, dataset, seed, batch))
     if "analytic" in wanted:
         values.update(analytic_scores(arch, dataset))
+    missing = [n for n in names if n not in values]
+    if missing:
+        raise UsageError(f"space {arch.space.name} cannot give proxy {', '.join(missing)} (no such analytic cost)")
     return ProxyResult(
         values={n: values[n] for n in names},
         input_source=batch.source if data_needed and batch is not None else "none",

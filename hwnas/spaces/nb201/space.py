@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from collections.abc import Callable
-from typing import Any, ClassVar, Final, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal
 
 import networkx as nx
 
@@ -22,7 +22,10 @@ from hwnas.core.space import Architecture, Niches, SearchSpace
 from hwnas.core.tables import Tables
 from hwnas.errors import UsageError
 from hwnas.prompts import render
-from hwnas.spaces.nb201.cost import DATASETS, flops_m, params_m
+from hwnas.spaces.nb201.cost import DATASETS, dataset_shape, flops_m, params_m
+
+if TYPE_CHECKING:
+    from torch.nn import Module
 
 OPS: Final[tuple[str, ...]] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 """Op vocabulary in NB201 code order (the `ops` column of the tables uses these indices)."""
@@ -126,6 +129,17 @@ class NB201Space(SearchSpace):
         from hwnas.spaces.nb201.tables import BenchmarkTables  # the tables module imports this one
 
         return BenchmarkTables.load(data, required=required)
+
+    def input_shape(self, dataset: str) -> tuple[int, int]:
+        """32x32 images for the CIFAR datasets, 16x16 for ImageNet16-120."""
+        shape = dataset_shape(dataset)
+        return shape.resolution, shape.num_classes
+
+    def build_network(self, arch: Architecture, dataset: str, *, seed: int = 0, batch_norm: bool = True) -> Module:
+        """The NB201 network around the cell (`hwnas.spaces.nb201.network`)."""
+        from hwnas.spaces.nb201.network import build_network  # torch loads only when a network is built
+
+        return build_network(arch, dataset, seed=seed, batch_norm=batch_norm)
 
     def niches(self) -> Niches:
         """PEL-NAS's six niches by the number of `nor_conv_3x3` edges (axis `conv3`)."""
