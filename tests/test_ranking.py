@@ -7,7 +7,8 @@ import pytest
 from pymoo.indicators.hv import HV
 from scipy.stats import kendalltau
 
-from hwnas.core.space import Architecture
+from hwnas.core.space import Architecture, SearchSpace
+from hwnas.core.tables import Tables
 from hwnas.errors import UsageError
 from hwnas.partition import make_partitioning
 from hwnas.registry import make_estimator, make_latency_model
@@ -23,19 +24,24 @@ def sample(count: int, seed: int) -> list[Architecture]:
 
 
 @pytest.mark.parametrize("name", sorted(SURROGATES))
-def test_surrogate_fits_and_is_surer_near_its_data(name: str, tables: BenchmarkTables) -> None:
-    estimator = make_estimator("oracle-val", dataset="cifar10", tables=tables)
-    train = sample(60, seed=0)
-    model = make_surrogate(name, space=NB201, dataset="cifar10", seed=0)
+def test_surrogate_fits_and_is_surer_near_its_data(name: str, space_and_tables: tuple[SearchSpace, Tables]) -> None:
+    space, tables = space_and_tables
+    dataset = space.datasets[0]
+    estimator = make_estimator("oracle-val", space=space, dataset=dataset, tables=tables)
+    rng = np.random.default_rng(0)
+    pool = list(space.distinct_architectures)
+    order = rng.permutation(len(pool))
+    train = [pool[i] for i in order[:60]]
+    unseen = [pool[i] for i in order[60:260]]
+    model = make_surrogate(name, space=space, dataset=dataset, seed=0)
     model.fit(train, estimator.predict(train))
     seen_mean, seen_std = model.predict(train)
-    unseen = [a for a in sample(200, seed=1) if a not in set(train)]
     unseen_mean, unseen_std = model.predict(unseen)
     truth = estimator.predict(unseen)
     assert kendalltau(unseen_mean, truth)[0] > 0.3  # it learnt something
     assert np.mean(np.abs(seen_mean - estimator.predict(train))) < np.mean(np.abs(unseen_mean - truth))
     assert seen_std.mean() < unseen_std.mean()
-    again = make_surrogate(name, space=NB201, dataset="cifar10", seed=0)
+    again = make_surrogate(name, space=space, dataset=dataset, seed=0)
     again.fit(train, estimator.predict(train))
     assert np.array_equal(again.predict(unseen)[0], unseen_mean)  # deterministic under a seed
 
