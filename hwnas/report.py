@@ -46,6 +46,7 @@ from hwnas.runs.records import distinct_llm_calls
 from hwnas.runs.schema import ArchiveRow, read_bench_csv
 from hwnas.runs.store import Run, is_agent_run, resolve_run
 from hwnas.spaces import get_space
+from hwnas.tools.knowledge import statement
 
 CURVE_POINTS: Final = 40
 """Prefix lengths at which a comparison computes the indicators."""
@@ -442,26 +443,17 @@ def _round_log(records: Sequence[dict[str, Any]]) -> list[list[Any]]:
     ]
 
 
-def _knowledge_rows(knowledge: dict[str, Any]) -> list[list[Any]]:
+def _knowledge_rows(knowledge: dict[str, Any], noun: str = "edge") -> list[list[Any]]:
     rows = []
     for entry in knowledge.get("history", []):
         for change, _ in _CHANGES:
             for item in entry.get(change, []):
-                statement = (
-                    (
-                        f"{item['from_op']} → {item['to_op']} on "
-                        f"{'any edge' if item.get('edge', -1) < 0 else 'edge ' + str(item['edge'])}: accuracy "
-                        f"{item.get('accuracy')}, latency {item.get('latency')}"
-                    )
-                    if "to_op" in item
-                    else ""
-                )
                 rows.append(
                     [
                         entry.get("round"),
                         change,
                         item.get("id", "new" if item.get("action") == "add" else ""),
-                        statement,
+                        statement(item, noun) if "to_op" in item else "",
                         item.get("text", ""),
                         item.get("evidence", ""),
                         item.get("reason", ""),
@@ -548,7 +540,10 @@ def write_report(run: Run, *, out: Path | None = None, tables: Tables | None = N
         )
     )
     page.add("<h3>Changes, with evidence and reasons</h3>")
-    page.add(_table(["round", "change", "id", "statement", "text", "evidence", "reason"], _knowledge_rows(knowledge)))
+    noun = get_space(str(settings.get("space", "nb201"))).slot_noun
+    page.add(
+        _table(["round", "change", "id", "statement", "text", "evidence", "reason"], _knowledge_rows(knowledge, noun))
+    )
 
     page.add("<h2>LLM usage and cost</h2>")
     page.image("llm", plot_llm(records), "LLM tokens and seconds per round")

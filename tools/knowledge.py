@@ -168,11 +168,15 @@ def apply_update(
 def heuristic_lines(knowledge: dict[str, Any], noun: str) -> list[str]:
     """The knowledge base as prompt lines, one heuristic each (`noun`: the space's word for a slot)."""
     return [
-        f"[{h['id']}] {h['from_op']} -> {h['to_op']} on {_where(h['edge'], noun)}: "
-        f"accuracy {h['accuracy']}, latency {h['latency']} (evidence {h['evidence']}). {h['text']}"
+        f"[{h['id']}] {statement(h, noun)} (evidence {h['evidence']}). {h['text']}"
         for h in knowledge.get("heuristics", [])
     ]
 
 
-def _where(slot: int, noun: str) -> str:
-    return f"any {noun}" if slot == ANY_EDGE else f"{noun} {slot}"
+def statement(heuristic: Mapping[str, Any], noun: str) -> str:
+    """The checkable part of a heuristic: `a -> b on any edge: accuracy up, latency up` (prompts and report)."""
+    where = f"any {noun}" if heuristic.get("edge", ANY_EDGE) == ANY_EDGE else f"{noun} {heuristic['edge']}"
+    return (
+        f"{heuristic['from_op']} -> {heuristic['to_op']} on {where}: "
+        f"accuracy {heuristic.get('accuracy')}, latency {heuristic.get('latency')}"
+    )
