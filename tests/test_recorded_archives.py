@@ -37,3 +37,16 @@ def test_baseline_reproduces_its_recorded_archive(method: str, tables: Benchmark
     expected = recorded(f"eyeriss-b120-oracle-val-{method}", 1)
     assert [a for a, _ in again] == [a for a, _ in expected]
     assert [s for _, s in again] == pytest.approx([s for _, s in expected], abs=1e-6)
+
+
+def test_agent_graph_reproduces_its_recorded_archive(tmp_path: Path, data_dir: Path) -> None:
+    """The whole graph (Navigator, Generators, memory answering at random; zero-cost scores; GP surrogate)."""
+    from hwnas.campaign import Cell, run_unit
+
+    cell = Cell("cifar10", "fpga", 120, "zc", "agent-no-llm")
+    run_unit(cell, 0, tmp_path, data=str(data_dir))
+    with (tmp_path / "runs" / cell.key / "seed0" / "archive.csv").open(newline="") as handle:
+        again = [(row["arch_str"], float(row["score"])) for row in csv.DictReader(handle)]
+    expected = recorded("fpga-b120-zc-agent-no-llm", 0)
+    assert [a for a, _ in again] == [a for a, _ in expected]
+    assert [s for _, s in again] == pytest.approx([s for _, s in expected], rel=1e-9)
