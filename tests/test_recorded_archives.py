@@ -2,7 +2,9 @@
 
 `results/search/` holds the evaluation order of every campaign unit. Re-running a few of them with today's
 code must give the same architectures in the same order with the same scores: refactors of the space,
-the evaluator or the baselines may not move a figure.
+the evaluator or the baselines may not move a figure. `tests/recorded/` holds two agent runs (random
+answers, `oracle-val`) made with the code before the contracts refactor (commit c04a5a0); today's
+graph must write the same `archive.csv`, byte for byte.
 """
 
 from __future__ import annotations
@@ -50,3 +52,16 @@ def test_agent_graph_reproduces_its_recorded_archive(tmp_path: Path, data_dir: P
     expected = recorded("fpga-b120-zc-agent-no-llm", 0)
     assert [a for a, _ in again] == [a for a, _ in expected]
     assert [s for _, s in again] == pytest.approx([s for _, s in expected], rel=1e-9)
+
+
+@pytest.mark.parametrize(("device", "seed"), [("fpga", 0), ("eyeriss", 1)])
+def test_agent_run_writes_the_archive_recorded_before_the_refactor(
+    device: str, seed: int, tmp_path: Path, data_dir: Path
+) -> None:
+    from hwnas.graph.context import RunSettings
+    from hwnas.graph.runner import run_search
+
+    settings = RunSettings(device=device, estimator="oracle-val", budget=120, llm="random", seed=seed)
+    run_search(settings, name="again", out=tmp_path, data=str(data_dir), on_progress=lambda _: None)
+    recorded_file = Path(__file__).parent / "recorded" / f"agent-random-oracle-val-{device}-seed{seed}.csv"
+    assert (tmp_path / "again" / "archive.csv").read_bytes() == recorded_file.read_bytes()
