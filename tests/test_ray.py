@@ -177,14 +177,18 @@ class SlowRandomModel(RandomChatModel):
 _IN_FLIGHT: dict[str, Any] = {"lock": threading.Lock(), "now": 0, "most": 0}
 
 
-@pytest.mark.parametrize("bound", [None, 1, 2])
-def test_llm_concurrency_bounds_the_calls_in_flight(data_dir: Path, tmp_path: Path, bound: int | None) -> None:
+def test_llm_concurrency_bounds_the_calls_in_flight_and_changes_no_result(data_dir: Path, tmp_path: Path) -> None:
     settings = RunSettings(estimator="oracle-val", budget=18, round_size=6, max_rounds=1, llm="scripted")
-    _IN_FLIGHT["most"] = 0
-    run_search(settings, name="r", out=tmp_path, data=str(data_dir), chat_model=SlowRandomModel(),
-               on_progress=lambda _: None, execution=Execution(llm_concurrency=bound))  # fmt: skip
+    most: dict[int | None, int] = {}
+    for bound in (None, 1, 2):
+        _IN_FLIGHT["most"] = 0
+        run_search(settings, name=f"r{bound}", out=tmp_path, data=str(data_dir), chat_model=SlowRandomModel(),
+                   on_progress=lambda _: None, execution=Execution(llm_concurrency=bound))  # fmt: skip
+        most[bound] = _IN_FLIGHT["most"]
     # Six partitions: six Generator branches in the first round; unbounded, LangGraph's pool runs several.
-    assert _IN_FLIGHT["most"] == bound if bound is not None else _IN_FLIGHT["most"] > 2
+    assert most[1] == 1 and most[2] == 2 and most[None] > 2
+    archives = {(tmp_path / f"r{bound}" / "archive.csv").read_bytes() for bound in most}
+    assert len(archives) == 1
 
 
 @pytest.mark.parametrize(

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import re
 import socket
-from collections.abc import Mapping
-from typing import Any, Final
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import IO, Any, Final
 
 from hwnas.errors import UsageError
 
@@ -22,6 +26,10 @@ DEFAULT_TASK_RESOURCES: Final = {"CPU": 1.0}
 TASK_RETRIES: Final = 2
 """Tries after the first when a task's worker dies (killed, out of memory, node lost)."""
 PROBE_TIMEOUT_S: Final = 3.0
+TOKEN_HINT: Final = (
+    "the cluster asks for a token; set RAY_AUTH_MODE=token and give its token "
+    "(~/.ray/auth_token or RAY_AUTH_TOKEN, from `ray get-auth-token` on the head)"
+)
 HOST_PORT: Final = re.compile(r"(?P<host>[A-Za-z0-9][A-Za-z0-9.-]*|\[[0-9A-Fa-f:]+\]):(?P<port>\d{1,5})")
 
 
@@ -49,22 +57,47 @@ def probe(host: str, port: int, timeout: float = PROBE_TIMEOUT_S) -> None:
 
 
 def connect(address: str | None) -> Any:
-    """The `ray` module, connected to the cluster at `address` (None: start or join a local instance).
+    """The `ray` module, connected to the cluster at `address`.
 
-    A process already connected keeps its connection (a test session's instance, a second campaign).
+    None joins the cluster `RAY_ADDRESS` names, else starts a local instance with every core: never the
+    cluster last started on this machine, as `ray.init()` would, because a head that died leaves its
+    address behind and `ray.init()` then waits for it for minutes. A process already connected keeps its
+    connection (a test session's instance, a second campaign in the same process).
     """
+    address = address or os.environ.get("RAY_ADDRESS") or None
     if address is not None:
         where = check_address(address)
         if where is not None:
             probe(*where)
     import ray
 
-    if not ray.is_initialized():
+    if ray.is_initialized():
+        return ray
+    if address is None:
+        ray.init(address="local", logging_level=logging.ERROR, include_dashboard=False)
+        return ray
+    with tempfile.TemporaryFile() as captured:
         try:
-            ray.init(address=address, logging_level=logging.ERROR, include_dashboard=False)
+            with _stderr_to(captured):  # Ray's core logs every failed try; the user gets one line
+                ray.init(address=address, logging_level=logging.ERROR)
         except ConnectionError as error:
-            raise UsageError(f"--ray-address {address}: {str(error).splitlines()[0]}") from None
+            captured.seek(0)
+            hint = TOKEN_HINT if b"InvalidAuthToken" in captured.read() else str(error).splitlines()[0]
+            raise UsageError(f"--ray-address {address}: {hint}") from None
     return ray
+
+
+@contextmanager
+def _stderr_to(target: IO[bytes]) -> Iterator[None]:
+    """Send this process's file descriptor 2 to `target` meanwhile (also what native code writes there)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    os.dup2(target.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def alive_nodes(ray: Any) -> list[dict[str, float]]:
