@@ -11,7 +11,8 @@ A campaign is a TOML file in `evals/` (`load_campaign("main")`) or anywhere (`lo
     methods = ["rs", "nsga2", "agent"]
     datasets = ["cifar10"]        # optional, default cifar10
 
-`run_campaign(campaign, out=..., workers=...)` runs each (cell, seed) *unit* once: the unit's result is
+`run_campaign(campaign, out=..., workers=...)` runs each (cell, seed) *unit* once (with
+`execution=Execution("ray")`, as Ray tasks: `hwnas.scale.campaign`, same files): the unit's result is
 `OUT/units/<cell>/seed<k>.json`, written atomically when the unit ends, and a unit whose file exists is
 skipped, so a killed campaign continues where it stopped (an agent run killed mid-way also resumes from
 its own checkpoint). Units run seed-major (seed 0 of every cell, then seed 1, ...), so a campaign cut

@@ -13,6 +13,10 @@ with `--campaign`; it is resumable and regenerates its BENCHMARKS.md block and p
     hwnas bench --campaign main --workers 2 --update-md BENCHMARKS.md --plots docs/benchmarks
 
 Python equivalent: `hwnas.campaign.run_campaign(load_campaign("main"), out=..., workers=2)`.
+
+On Ray (a local instance, or a cluster's head; README "Scaling out"), each unit a retried Ray task::
+
+    hwnas bench --campaign main --executor ray [--ray-address HEAD:6379] [--ray-resources CPU=1]
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ class Execution:
 
     executor: str = "local"
     address: str | None = None
-    """A Ray cluster (`HOST:PORT` of its head, or `auto`); None starts or joins a local Ray instance."""
+    """A Ray cluster (`HOST:PORT` of its head, or `auto`); None: `RAY_ADDRESS`, else a new local instance."""
     resources: Mapping[str, float] = field(default_factory=dict)
     """What each Ray task asks for (`CPU`, `GPU`, or a named resource such as `board`); empty: the default."""
     llm_concurrency: int | None = None
@@ -73,7 +73,7 @@ def add_execution_arguments(parser: argparse.ArgumentParser | argparse._Argument
         choices=EXECUTORS,
         help="where the work runs: local (this process) or ray (Ray tasks; see README)",
     )
-    parser.add_argument("--ray-address", help="Ray head HOST:PORT or auto (default: start or join a local instance)")
+    parser.add_argument("--ray-address", help="Ray head HOST:PORT or auto (default: RAY_ADDRESS, else a new local one)")
     parser.add_argument("--ray-resources", help="what each Ray task asks for, e.g. CPU=1,GPU=1,board=1 (default CPU=1)")
     if llm:
         parser.add_argument(
