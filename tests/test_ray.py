@@ -39,7 +39,7 @@ def ray_instance() -> Iterator[None]:
 
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.ERROR)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level=logging.ERROR)
     yield
     ray.shutdown()
 
