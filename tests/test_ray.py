@@ -237,3 +237,9 @@ def test_ray_is_imported_only_for_the_ray_executor(data_dir: Path, tmp_path: Pat
     )
     finished = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
     assert finished.returncode == 0, finished.stderr
+
+
+def test_a_plain_bench_on_ray_asks_for_a_campaign(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--data", str(data_dir), "--seeds", "1", "--budget", "3", "--executor", "ray"]) == 2
+    error = capsys.readouterr().err
+    assert "add --campaign NAME" in error and error.count("\n") == 1
