@@ -44,10 +44,13 @@ from hwnas.progress import Progress, format_fields
 from hwnas.registry import make_estimator, make_latency_model
 from hwnas.runs import Run, distinct_llm_calls, llm_usage, read_records, run_lock
 from hwnas.runs.schema import write_archive_csv
+from hwnas.scale import Execution
 from hwnas.spaces import get_space
 from hwnas.tools.coordinator import Coordinator
 from hwnas.tools.surrogate import make_surrogate
 from hwnas.trace import TraceWriter
+
+LOCAL = Execution()
 
 
 @dataclass(frozen=True)
@@ -215,8 +218,12 @@ def run_search(
     json_mode: str | None = None,
     chat_model: Any = None,
     on_progress: Callable[[str], None] | None = None,
+    execution: Execution = LOCAL,
 ) -> dict[str, Any]:
-    """Run (or resume) the search named `name` and return its summary."""
+    """Run (or resume) the search named `name` and return its summary.
+
+    `execution` says where evaluations run and bounds concurrent LLM calls; it changes no result.
+    """
     started = time.perf_counter()
     paths = RunPaths(out / check_run_name(name))
     space = get_space(settings.space)
@@ -237,6 +244,10 @@ def run_search(
     estimator = make_estimator(
         settings.estimator, space=space, dataset=settings.dataset, tables=tables, seed=settings.seed
     )
+    if execution.on_ray:
+        from hwnas.scale.evaluation import RayEstimator
+
+        estimator = RayEstimator(estimator, address=execution.address, resources=execution.resources)
     latency_model = make_latency_model(settings.device, space=space, dataset=settings.dataset, tables=tables)
     surrogate = make_surrogate(settings.surrogate, space=space, dataset=settings.dataset, seed=settings.seed)
     coordinator = Coordinator(
@@ -268,7 +279,11 @@ def run_search(
         connection = sqlite3.connect(paths.checkpoints, check_same_thread=False)
         try:
             graph = build_graph(SqliteSaver(connection))
-            config = RunnableConfig(configurable={"thread_id": name}, recursion_limit=recursion_limit(settings))
+            config = RunnableConfig(
+                configurable={"thread_id": name},
+                recursion_limit=recursion_limit(settings),
+                max_concurrency=execution.llm_concurrency,  # parallel Generator branches, hence LLM calls
+            )
             snapshot = _saved_state(graph, config, paths)
             resuming = snapshot.created_at is not None
             unfinished = not resuming or bool(snapshot.tasks)

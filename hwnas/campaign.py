@@ -11,7 +11,8 @@ A campaign is a TOML file in `evals/` (`load_campaign("main")`) or anywhere (`lo
     methods = ["rs", "nsga2", "agent"]
     datasets = ["cifar10"]        # optional, default cifar10
 
-`run_campaign(campaign, out=..., workers=...)` runs each (cell, seed) *unit* once: the unit's result is
+`run_campaign(campaign, out=..., workers=...)` runs each (cell, seed) *unit* once (with
+`execution=Execution("ray")`, as Ray tasks: `hwnas.scale.campaign`, same files): the unit's result is
 `OUT/units/<cell>/seed<k>.json`, written atomically when the unit ends, and a unit whose file exists is
 skipped, so a killed campaign continues where it stopped (an agent run killed mid-way also resumes from
 its own checkpoint). Units run seed-major (seed 0 of every cell, then seed 1, ...), so a campaign cut
@@ -49,6 +50,7 @@ from hwnas.harness import run_baseline
 from hwnas.pareto import true_front, true_indicators
 from hwnas.partition import make_partitioning
 from hwnas.registry import ESTIMATORS, make_latency_model
+from hwnas.scale import Execution
 from hwnas.spaces import get_space
 
 AGENT_METHODS: Final[dict[str, dict[str, Any]]] = {
@@ -69,6 +71,7 @@ DEGENERATE_DEVICES: Final = frozenset({"raspi4", "pixel3"})
 """Devices whose true front holds a degenerate cell: their tables also show figures without them."""
 NOT_RUN: Final = "not run (time)"
 DEFAULT_OUT: Final = Path("bench/campaign")
+LOCAL: Final = Execution()
 
 
 @dataclass(frozen=True, order=True)
@@ -358,19 +361,24 @@ def run_campaign(
     seeds: int | None = None,
     chat_model: Any = None,
     on_unit: Callable[[Cell, int, dict[str, Any]], None] | None = None,
+    execution: Execution = LOCAL,
+    on_counts: Callable[[int, int, int], None] | None = None,
 ) -> CampaignProgress:
     """Run every unit that has no result yet (`seeds` overrides the campaign's count).
 
     With `workers` > 1 units run in that many spawned processes (`chat_model`, a test double, needs
-    workers == 1). A unit that raises is reported in `failed` and the others go on; an exception raised
-    by `on_unit` stops the campaign (the units finished so far stay done).
+    workers == 1); with `execution` on Ray, as Ray tasks (`hwnas.scale.campaign`). A unit that raises is
+    reported in `failed` and the others go on; an exception raised by `on_unit` stops the campaign (the
+    units finished so far stay done). `on_counts(done, running, failed)` hears of every change.
     """
     if workers < 1:
         raise UsageError(f"--workers must be at least 1, got {workers}")
     if seeds is not None and seeds < 1:
         raise UsageError(f"--seeds must be at least 1, got {seeds}")
-    if chat_model is not None and workers > 1:
+    if chat_model is not None and (workers > 1 or execution.on_ray):
         raise UsageError("a chat_model object cannot be sent to worker processes; use workers=1")
+    if execution.on_ray and workers > 1:
+        raise UsageError("--workers is for the local executor; under --executor ray the cluster's CPUs set it")
     for space in {c.space for c in campaign.cells}:
         _tables(space, data)  # fail fast on a bad --data
     count = campaign.seeds if seeds is None else seeds
@@ -388,14 +396,26 @@ def run_campaign(
         if on_unit is not None:
             on_unit(cell, seed, result)
 
+    def counts(running: int) -> None:
+        if on_counts is not None:
+            on_counts(len(progress.ran), running, len(progress.failed))
+
+    if execution.on_ray:
+        from hwnas.scale.campaign import run_units_on_ray
+
+        run_units_on_ray(todo, out=out, data=data, address=execution.address, resources=execution.resources,
+                         finished=finished, on_counts=on_counts)  # fmt: skip
+        return progress
     if workers == 1:
         for cell, seed in todo:
+            counts(1)
             try:
                 result = run_unit(cell, seed, out, data, chat_model)
             except Exception as error:  # one failed unit must not stop the campaign
                 finished(cell, seed, None, error)
                 continue
             finished(cell, seed, result, None)
+        counts(0)
         return progress
     queue = list(todo)
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
@@ -405,6 +425,7 @@ def run_campaign(
                 while queue and len(running) < workers:
                     cell, seed = queue.pop(0)
                     running[pool.submit(run_unit, cell, seed, out, data)] = (cell, seed)
+                counts(len(running))
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
                     cell, seed = running.pop(future)
@@ -413,6 +434,7 @@ def run_campaign(
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
+    counts(0)
     return progress
 
 

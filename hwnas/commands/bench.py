@@ -13,6 +13,10 @@ with `--campaign`; it is resumable and regenerates its BENCHMARKS.md block and p
     hwnas bench --campaign main --workers 2 --update-md BENCHMARKS.md --plots docs/benchmarks
 
 Python equivalent: `hwnas.campaign.run_campaign(load_campaign("main"), out=..., workers=2)`.
+
+On Ray (a local instance, or a cluster's head; README "Scaling out"), each unit a retried Ray task::
+
+    hwnas bench --campaign main --executor ray [--ray-address HEAD:6379] [--ray-resources CPU=1]
 """
 
 from __future__ import annotations
@@ -27,10 +31,11 @@ from typing import Any
 from hwnas.baselines import SEARCHERS
 from hwnas.cli import COMMANDS
 from hwnas.core.tables import Tables
-from hwnas.errors import check_writable_file, check_writable_folder
+from hwnas.errors import UsageError, check_writable_file, check_writable_folder
 from hwnas.harness import RunResult, run_benchmark
 from hwnas.progress import Progress
 from hwnas.registry import ESTIMATORS
+from hwnas.scale import Execution, add_execution_arguments, execution_from_args
 from hwnas.spaces import get_space
 
 
@@ -57,13 +62,17 @@ def register(subparsers: Any) -> None:
     campaign.add_argument("--update-md", type=Path, help="rewrite the campaign's block in this markdown file")
     campaign.add_argument("--plots", type=Path, help="folder for the campaign's PNG plots")
     campaign.add_argument("--export", type=Path, help="copy finished units compactly to this folder")
+    add_execution_arguments(campaign, llm=False)
     parser.set_defaults(handler=bench_command)
 
 
 def bench_command(args: argparse.Namespace) -> int:
     """Run the benchmark (or a campaign) and print its table (or JSON)."""
+    execution = execution_from_args(args)
     if args.campaign:
-        return campaign_command(args)
+        return campaign_command(args, execution)
+    if execution.on_ray:
+        raise UsageError("--executor ray runs the units of a campaign: add --campaign NAME (e.g. tiny)")
     args.seeds = 10 if args.seeds is None else args.seeds
     if args.out is not None:
         check_writable_folder(args.out, "--out")
@@ -105,7 +114,7 @@ def bench_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def campaign_command(args: argparse.Namespace) -> int:
+def campaign_command(args: argparse.Namespace, execution: Execution) -> int:
     """Run the campaign's missing units, write its results JSON, and optionally its markdown block and plots."""
     from hwnas import campaign as runner
 
@@ -119,18 +128,32 @@ def campaign_command(args: argparse.Namespace) -> int:
     if not args.report_only:
         todo = runner.pending_units(chosen, out, args.seeds)
         progress = Progress(len(todo), unit="units")
+        status: dict[str, Any] = {"done": 0, "running": 0, "failed": 0, "last": None}
         finished = itertools.count(1)
 
         def heard(cell: runner.Cell, seed: int, result: dict[str, Any]) -> None:
+            status.update(done=next(finished), last=f"{cell.key} seed {seed}")
             progress.log(
                 f"{cell.key} seed {seed}: IGD {result['igd']:.4f} HV_B {result['hv_b']:.4f} "
-                f"({result['evaluated']} evaluated, {result['wall_s']:.1f} s)"
+                f"({result['evaluated']} evaluated, {result['wall_s']:.1f} s) | done {status['done']}/{len(todo)} "
+                f"running {status['running']} failed {status['failed']}"
             )
-            progress.update(next(finished), last=f"{cell.key} seed {seed}")
+            progress.update(status["done"], **{k: v for k, v in status.items() if k != "done"})
+
+        def counted(done: int, running: int, failed: int) -> None:
+            status.update(done=done, running=running, failed=failed)
+            progress.update(done, **{k: v for k, v in status.items() if k != "done"})
 
         with progress:
             done = runner.run_campaign(
-                chosen, out=out, data=args.data, workers=args.workers, seeds=args.seeds, on_unit=heard
+                chosen,
+                out=out,
+                data=args.data,
+                workers=args.workers,
+                seeds=args.seeds,
+                on_unit=heard,
+                execution=execution,
+                on_counts=counted,
             )
         print(
             f"campaign {chosen.name}: {len(done.ran)} units run, {len(done.skipped)} already done, "

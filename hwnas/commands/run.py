@@ -14,6 +14,7 @@ from typing import Any
 from hwnas.cli import COMMANDS
 from hwnas.graph.context import RunSettings
 from hwnas.llm.modes import JSON_MODE_CHOICES, JSON_MODE_HELP
+from hwnas.scale import add_execution_arguments, execution_from_args
 
 MEASURED_DEVICES = ("local-cpu", "local-cuda")
 """Devices whose latency is measured per architecture: ranking a whole partition would time thousands."""
@@ -68,6 +69,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--out", type=Path, default=Path("runs"), help="folder holding runs")
     parser.add_argument("--data", help="shared data folder (default: HWNAS_DATA)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_execution_arguments(parser.add_argument_group("scaling out (README: Scaling out)"), llm=True)
     parser.set_defaults(handler=run_command)
 
 
@@ -108,7 +110,13 @@ def run_command(args: argparse.Namespace) -> int:
         generator_policy=args.generator_policy,
     )
     summary = run_search(
-        settings, name=args.name, out=args.out, data=args.data, base_url=args.base_url, json_mode=args.json_mode
+        settings,
+        name=args.name,
+        out=args.out,
+        data=args.data,
+        base_url=args.base_url,
+        json_mode=args.json_mode,
+        execution=execution_from_args(args),
     )
     if args.json:
         print(json.dumps(summary, indent=2))

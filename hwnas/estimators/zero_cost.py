@@ -193,6 +193,23 @@ def write_packaged_references(references: dict[str, np.ndarray], path: Path) -> 
 
 
 # ---- the label-free estimator ------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ProxyJob:
+    """Torch work for one isomorphism class: its key, the representative scored, and the proxies to compute."""
+
+    key: str
+    arch: Architecture
+    proxies: tuple[str, ...]
+
+
+def compute_jobs(
+    jobs: Sequence[ProxyJob], *, dataset: str, seed: int, threads: int, batch: ImageBatch | None
+) -> list[ProxyResult]:
+    """Compute each job's proxies with torch, touching no cache: the estimator's misses, here or on a worker."""
+    with torch_threads(threads):
+        return [compute_proxies(job.arch, job.proxies, dataset=dataset, seed=seed, batch=batch) for job in jobs]
+
+
 @dataclass
 class ScoringStats:
     """What scoring cost so far: torch evaluations (cache misses), cache hits and torch seconds."""
@@ -276,8 +293,22 @@ class ZeroCostEstimator:
             len(archs), len(proxies)
         )
 
-    def _fill(self, reps_by_key: dict[str, Architecture], proxies: Sequence[str], seed: int) -> None:
-        """Make every (key, proxy) available in memory: analytic, then cache, then torch."""
+    def torch_jobs(self, archs: Sequence[Architecture], proxies: Sequence[str] | None = None) -> list[ProxyJob]:
+        """The torch work `proxy_values(archs, proxies)` still needs (default: the ensemble's, as `predict`).
+
+        Analytic values and cached ones are brought into memory first; nothing is computed. A caller that
+        computes the jobs elsewhere (`compute_jobs`, e.g. on Ray workers) hands the results to `record`.
+        """
+        proxies = tuple(proxies) if proxies is not None else tuple(m.proxy for m in self.ensemble)
+        reps = {r.canonical_key: r for r in map(representative, archs)}
+        return self._pending(reps, proxies, self.seed)
+
+    def batch_for(self, jobs: Sequence[ProxyJob]) -> ImageBatch | None:
+        """The image batch if any of the jobs needs one (built on first use), else None."""
+        return self.batch if any(PROXIES[p].needs_data for job in jobs for p in job.proxies) else None
+
+    def _pending(self, reps_by_key: dict[str, Architecture], proxies: Sequence[str], seed: int) -> list[ProxyJob]:
+        """Bring analytic and cached values into memory; the (key, proxies) left for torch."""
         torch_proxies = [p for p in proxies if PROXIES[p].probe != "analytic"]
         analytic = [p for p in proxies if PROXIES[p].probe == "analytic"]
         for key, rep in reps_by_key.items():
@@ -287,7 +318,7 @@ class ZeroCostEstimator:
                     self._memory[(key, p, seed)] = values[p]
         missing_keys = [k for k in reps_by_key if any((k, p, seed) not in self._memory for p in torch_proxies)]
         if not missing_keys:
-            return
+            return []
         groups: dict[str, list[str]] = {}
         for p in torch_proxies:
             groups.setdefault(self.input_id(p), []).append(p)
@@ -299,20 +330,25 @@ class ZeroCostEstimator:
                 for key, entries in found.items():
                     for p, entry in entries.items():
                         self._memory[(key, p, seed)] = entry.value
+        jobs = []
         for key in missing_keys:
-            todo = [p for p in torch_proxies if (key, p, seed) not in self._memory]
-            if not todo:
+            todo = tuple(p for p in torch_proxies if (key, p, seed) not in self._memory)
+            if todo:
+                jobs.append(ProxyJob(key, reps_by_key[key], todo))
+            else:
                 self.stats.cache_hits += 1
-                continue
-            with torch_threads(self.threads):
-                result = compute_proxies(
-                    reps_by_key[key],
-                    todo,
-                    dataset=self.dataset,
-                    seed=seed,
-                    batch=self.batch if any(PROXIES[p].needs_data for p in todo) else None,
-                )
-            self._record(key, result, seed)
+        return jobs
+
+    def _fill(self, reps_by_key: dict[str, Architecture], proxies: Sequence[str], seed: int) -> None:
+        """Make every (key, proxy) available in memory: analytic, then cache, then torch (recorded one by one)."""
+        for job in self._pending(reps_by_key, proxies, seed):
+            [result] = compute_jobs([job], dataset=self.dataset, seed=seed, threads=self.threads,
+                                    batch=self.batch_for([job]))  # fmt: skip
+            self._record(job.key, result, seed)
+
+    def record(self, key: str, result: ProxyResult) -> None:
+        """Keep a job's result computed elsewhere: in memory, the stats and the score cache (the only writer)."""
+        self._record(key, result, self.seed)
 
     def _record(self, key: str, result: ProxyResult, seed: int) -> None:
         self.stats.computed += 1
