@@ -211,6 +211,12 @@ def write_json_atomically(path: Path, payload: Any) -> None:
 EXPORT_COLUMNS: Final = ("step", "arch_str", "score", "latency_ms")
 
 
+def export_folder(cell: Cell) -> str:
+    """A cell's folder of exported archives: `<device>-b<budget>-<estimator>-<method>` (non-CIFAR-10: dataset first)."""
+    folder = f"{cell.device}-b{cell.budget}-{cell.estimator}-{cell.method}"
+    return folder if cell.dataset == "cifar10" else f"{cell.dataset}-{folder}"
+
+
 def export_results(campaign: Campaign, out: Path, dest: Path) -> int:
     """Copy every finished unit of `campaign` into `dest`, compactly, so figures can be re-scored without runs.
 
@@ -228,10 +234,7 @@ def export_results(campaign: Campaign, out: Path, dest: Path) -> int:
             result = json.loads(unit.read_text(encoding="utf-8"))
             with Path(result["archive"]).open(encoding="utf-8") as handle:
                 rows = list(csv.DictReader(handle))
-            folder = f"{cell.device}-b{cell.budget}-{cell.estimator}-{cell.method}"
-            if cell.dataset != "cifar10":
-                folder = f"{cell.dataset}-{folder}"
-            target = dest / folder / f"seed{seed}.csv"
+            target = dest / export_folder(cell) / f"seed{seed}.csv"
             target.parent.mkdir(parents=True, exist_ok=True)
             with target.open("w", newline="", encoding="utf-8") as handle:
                 writer = csv.writer(handle)
