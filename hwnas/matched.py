@@ -29,7 +29,7 @@ from typing import Any, Final
 
 import numpy as np
 
-from hwnas.campaign import AGENT_METHODS, Campaign, Cell, UnitPaths, export_folder
+from hwnas.campaign import Campaign, Cell, UnitPaths, export_folder, is_agent_method
 from hwnas.core.tables import Tables
 from hwnas.errors import UsageError
 from hwnas.spaces import get_space
@@ -73,11 +73,11 @@ def group_matched_latency(
 ) -> dict[str, Any]:
     """Matched-latency figures of one group: `runs` maps each method to its runs' evaluated architectures.
 
-    Methods not in `AGENT_METHODS` are the baselines that set the reference accuracy and the ratios.
+    Methods that are not agent-graph variants are the baselines that set the reference accuracy and the ratios.
     """
     accuracy = tables.accuracy(dataset, "test")
     latency = tables.latency_ms(dataset, device)
-    baselines = [m for m, archives in runs.items() if m not in AGENT_METHODS and archives]
+    baselines = [m for m, archives in runs.items() if not is_agent_method(m) and archives]
     if not baselines:
         raise UsageError(f"{dataset}/{device}: no baseline has a finished run; matched latency needs one")
     per_run: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {
@@ -130,7 +130,7 @@ def matched_latency(
             cell.method: [a for a in (run_archs(out, cell, seed) for seed in range(campaign.seeds)) if a is not None]
             for cell in cells
         }
-        if not any(runs[m] for m in runs if m not in AGENT_METHODS):
+        if not any(runs[c.method] for c in cells if not is_agent_method(c.method)):
             continue  # nothing to compare against in this group yet
         figures = group_matched_latency(tables, dataset, device, runs, drops)
         payload.append({"dataset": dataset, "device": device, "budget": budget, "estimator": estimator, **figures})
@@ -197,12 +197,13 @@ def _headline(results: dict[str, Any]) -> list[str]:
     for group in results["groups"]:
         for level in group["levels"]:
             methods = level["methods"]
+            baselines = set(group["baselines"])
             ranked = sorted(
                 (b for b in group["baselines"] if methods[b]["latency_ms"] is not None),
                 key=lambda b: methods[b]["latency_ms"]["mean"],
             )
             for method, summary in methods.items():
-                if method not in AGENT_METHODS or not summary["seeds"] or not ranked:
+                if method in baselines or not summary["seeds"] or not ranked:
                     continue
                 stats = summary["latency_ms"]
                 shown = "–" if stats is None else f"{stats['mean']:.3f}"
