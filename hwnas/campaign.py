@@ -8,7 +8,7 @@ A campaign is a TOML file in `evals/` (`load_campaign("main")`) or anywhere (`lo
     devices = ["fpga", "eyeriss"]
     budgets = [120]
     estimators = ["zc", "oracle-val"]
-    methods = ["rs", "nsga2", "agent"]
+    methods = ["rs", "nsga2", "agent", "agent-top@flops-k4"]   # METHOD@AXIS[-kBINS]: its partitions
     datasets = ["cifar10"]        # optional, default cifar10
 
 `run_campaign(campaign, out=..., workers=...)` runs each (cell, seed) *unit* once: the unit's result is
