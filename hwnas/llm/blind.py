@@ -15,7 +15,8 @@ every message and schema an agent sends goes through `Blinding.hide` and every r
   `reply` keep what the model actually read and wrote.
 
 Op names that are also plain English (`none`, `skip`) are left alone inside `ENGLISH_PHRASES`, the
-phrases of our own templates that use them as words.
+phrases of our own templates that use them as words; short names of one character or of digits only
+(the test space's `s`, `0`) are not renamed, since they would rename letters and numbers of any text.
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ class Blinding:
         """Real op -> neutral token."""
         self._words = dict(space.blind_words)
         self._word_pattern = _word(list(self._words)) if self._words else None
-        self._hidden = {**self.tokens, **{space.short_ops[op]: token for op, token in self.tokens.items()}}
+        shorts = {space.short_ops[op]: token for op, token in self.tokens.items() if _renameable(space.short_ops[op])}
+        self._hidden = {**self.tokens, **shorts}
         self._hide = _word(list(self._hidden))
         self._english = re.compile(f"({'|'.join(re.escape(p) for p in ENGLISH_PHRASES)})")
         self._real = {token: op for op, token in self.tokens.items()}
@@ -76,6 +78,11 @@ class Blinding:
     def reveal_json(self, value: Any) -> Any:
         """Every string of a parsed reply revealed."""
         return _map_strings(value, self.reveal)
+
+
+def _renameable(short: str) -> bool:
+    """A short name made of one character or of digits only would also rename ordinary letters and numbers."""
+    return len(short) > 1 and not short.isdigit()
 
 
 def _map_strings(value: Any, change: Callable[[str], str]) -> Any:
