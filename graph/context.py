@@ -75,6 +75,8 @@ class RunSettings:
     """Where options come from (`hwnas.tools.coordinator.CANDIDATE_SOURCES`)."""
     generator_policy: str = "llm"
     """How a Generator picks among its options: `llm`, or the ablations `top` (first ranked) and `random`."""
+    blind_prompts: bool = False
+    """Prompts name neither the benchmark nor the real ops (`hwnas.llm.blind`); replies are mapped back."""
 
     def __post_init__(self) -> None:
         for name, low in (

@@ -38,6 +38,7 @@ from hwnas.graph.context import Context, RunSettings
 from hwnas.graph.graph import build_graph, recursion_limit
 from hwnas.graph.state import SearchState
 from hwnas.llm import make_llm
+from hwnas.llm.blind import Blinding
 from hwnas.pareto import TrueFront, non_dominated_records, true_front, true_indicators
 from hwnas.partition import make_partitioning
 from hwnas.progress import Progress, format_fields
@@ -235,6 +236,7 @@ def run_search(
         dataset=settings.dataset,
         tables=tables,
         device=settings.device,
+        seed=settings.seed,
     )
     if settings.budget < len(partitioning.partitions):
         raise UsageError(
@@ -255,7 +257,13 @@ def run_search(
     )
     trace = TraceWriter(paths.trace)  # creates nothing until its first record
     llm = make_llm(
-        settings.llm, base_url=base_url, trace=trace, seed=settings.seed, chat_model=chat_model, json_mode=json_mode
+        settings.llm,
+        base_url=base_url,
+        trace=trace,
+        seed=settings.seed,
+        chat_model=chat_model,
+        json_mode=json_mode,
+        blinding=Blinding(space) if settings.blind_prompts else None,
     )
     check_writable_folder(paths.root, "--out")  # creates the run folder, now that every input has been checked
     context = Context(

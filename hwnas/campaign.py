@@ -8,7 +8,7 @@ A campaign is a TOML file in `evals/` (`load_campaign("main")`) or anywhere (`lo
     devices = ["fpga", "eyeriss"]
     budgets = [120]
     estimators = ["zc", "oracle-val"]
-    methods = ["rs", "nsga2", "agent"]
+    methods = ["rs", "nsga2", "agent", "agent-top@flops-k4"]   # METHOD@AXIS[-kBINS]: its partitions
     datasets = ["cifar10"]        # optional, default cifar10
 
 `run_campaign(campaign, out=..., workers=...)` runs each (cell, seed) *unit* once (with
@@ -48,7 +48,7 @@ from hwnas.core.tables import Tables
 from hwnas.errors import UsageError
 from hwnas.harness import run_baseline
 from hwnas.pareto import true_front, true_indicators
-from hwnas.partition import make_partitioning
+from hwnas.partition import Partitioning, axes, make_partitioning
 from hwnas.registry import ESTIMATORS, make_latency_model
 from hwnas.scale import Execution
 from hwnas.spaces import get_space
@@ -61,9 +61,52 @@ AGENT_METHODS: Final[dict[str, dict[str, Any]]] = {
     "agent-no-llm": {"llm": "random"},
     "agent-top": {"generator_policy": "top"},
     "agent-random-picks": {"generator_policy": "random"},
+    "agent-blind": {"blind_prompts": True},
+    "agent-top-blind": {"generator_policy": "top", "blind_prompts": True},
 }
 """Agent-graph variants: the `RunSettings` each one changes from the defaults (LLM: embedded)."""
 METHODS: Final = (*SEARCHERS, *AGENT_METHODS)
+PARTITIONED_METHODS: Final = frozenset({*AGENT_METHODS, "rs-partition"})
+"""Methods whose partitions a campaign may choose: `METHOD@AXIS` or `METHOD@AXIS-kBINS` (`agent-top@flops-k4`)."""
+
+
+@dataclass(frozen=True)
+class MethodVariant:
+    """A campaign method name read apart: the method, and the partition axis and bins it overrides (if any)."""
+
+    base: str
+    axis: str | None = None
+    bins: int | None = None
+
+    @property
+    def is_agent(self) -> bool:
+        """Whether the method is an agent-graph variant (not a baseline)."""
+        return is_agent_method(self.base)
+
+
+def is_agent_method(method: str) -> bool:
+    """Whether a campaign method (`agent-top`, `agent-top@random`) is an agent-graph variant, not a baseline."""
+    return method.partition("@")[0] in AGENT_METHODS
+
+
+def method_variant(method: str, space: str = "nb201") -> MethodVariant:
+    """Read `agent-top@flops-k4` as (agent-top, flops, 4); a UsageError for an unknown method, axis or bins."""
+    base, _, partition = method.partition("@")
+    if base not in METHODS:
+        raise UsageError(f"unknown method {base!r}; accepted: {', '.join(METHODS)}")
+    if not partition:
+        return MethodVariant(base)
+    if base not in PARTITIONED_METHODS:
+        raise UsageError(f"method {base!r} takes no partitions; only {', '.join(sorted(PARTITIONED_METHODS))} do")
+    axis, _, bins = partition.partition("-k")
+    accepted = axes(get_space(space))
+    if axis not in accepted:
+        raise UsageError(f"unknown partition axis {axis!r} in {method!r}; accepted: {', '.join(accepted)}")
+    if bins and (not bins.isdigit() or int(bins) < 1):
+        raise UsageError(f"{method!r}: the bins after '-k' must be a whole number of at least 1")
+    return MethodVariant(base, axis, int(bins) if bins else None)
+
+
 INDICATORS: Final = ("igd", "hv_b", "igd_valid", "hv_b_valid")
 BIAS_AXIS: Final = "conv3"
 """Exploration bias is counted over the six `conv3` partitions, whatever partitions a method uses."""
@@ -146,8 +189,10 @@ def parse_campaign(name: str, text: str, *, where: str = "campaign") -> Campaign
             _as_list(block, "methods", None, where),
         ]
         for dataset, device, budget, estimator, method in product(*lists):
-            if method not in METHODS:
-                raise UsageError(f"{where}: unknown method {method!r}; accepted: {', '.join(METHODS)}")
+            try:
+                method_variant(method, space)
+            except UsageError as error:
+                raise UsageError(f"{where}: {error}") from None
             if estimator not in ESTIMATORS:
                 raise UsageError(f"{where}: unknown estimator {estimator!r}; accepted: {', '.join(ESTIMATORS)}")
             cells[Cell(dataset, device, int(budget), estimator, method, space)] = None
@@ -214,6 +259,12 @@ def write_json_atomically(path: Path, payload: Any) -> None:
 EXPORT_COLUMNS: Final = ("step", "arch_str", "score", "latency_ms")
 
 
+def export_folder(cell: Cell) -> str:
+    """A cell's folder of exported archives: `<device>-b<budget>-<estimator>-<method>` (non-CIFAR-10: dataset first)."""
+    folder = f"{cell.device}-b{cell.budget}-{cell.estimator}-{cell.method}"
+    return folder if cell.dataset == "cifar10" else f"{cell.dataset}-{folder}"
+
+
 def export_results(campaign: Campaign, out: Path, dest: Path) -> int:
     """Copy every finished unit of `campaign` into `dest`, compactly, so figures can be re-scored without runs.
 
@@ -231,10 +282,7 @@ def export_results(campaign: Campaign, out: Path, dest: Path) -> int:
             result = json.loads(unit.read_text(encoding="utf-8"))
             with Path(result["archive"]).open(encoding="utf-8") as handle:
                 rows = list(csv.DictReader(handle))
-            folder = f"{cell.device}-b{cell.budget}-{cell.estimator}-{cell.method}"
-            if cell.dataset != "cifar10":
-                folder = f"{cell.dataset}-{folder}"
-            target = dest / folder / f"seed{seed}.csv"
+            target = dest / export_folder(cell) / f"seed{seed}.csv"
             target.parent.mkdir(parents=True, exist_ok=True)
             with target.open("w", newline="", encoding="utf-8") as handle:
                 writer = csv.writer(handle)
@@ -267,14 +315,24 @@ def exploration_bias(tables: Tables, cell: Cell, archs: Sequence[str]) -> dict[s
     }
 
 
+def _partitioning(cell: Cell, seed: int, tables: Tables) -> Partitioning:
+    """The partitions of a baseline's run: the method's `@AXIS-kBINS` if it names them, else the space's niches."""
+    variant = method_variant(cell.method, cell.space)
+    return make_partitioning(
+        tables.space, variant.axis or tables.space.niches().axis, bins=variant.bins or 6, dataset=cell.dataset,
+        tables=tables, device=cell.device, seed=seed,
+    )  # fmt: skip
+
+
 def _run_baseline(cell: Cell, seed: int, paths: UnitPaths, tables: Tables) -> dict[str, Any]:
     space = tables.space
     archive = paths.runs / f"seed{seed}.csv"
     run = run_baseline(
-        cell.method, seed, tables=tables, dataset=cell.dataset, estimator=cell.estimator,
+        method_variant(cell.method, cell.space).base, seed, tables=tables, dataset=cell.dataset,
+        estimator=cell.estimator,
         latency_model=make_latency_model(cell.device, space=space, dataset=cell.dataset, tables=tables),
         budget=cell.budget,
-        partitioning=make_partitioning(space, space.niches().axis, dataset=cell.dataset, tables=tables),
+        partitioning=_partitioning(cell, seed, tables),
         archive_csv=archive,
     )  # fmt: skip
     archs = [r.arch_str for r in run.records]
@@ -285,13 +343,18 @@ def _run_agent(cell: Cell, seed: int, paths: UnitPaths, data: str | None, chat_m
     from hwnas.graph.context import RunSettings
     from hwnas.graph.runner import run_search
 
+    variant = method_variant(cell.method, cell.space)
+    partitions: dict[str, Any] = {"partition_axis": variant.axis} if variant.axis else {}
+    if variant.bins:
+        partitions["partition_bins"] = variant.bins
     settings = RunSettings(
+        space=cell.space,
         dataset=cell.dataset,
         device=cell.device,
         estimator=cell.estimator,
         budget=cell.budget,
         seed=seed,
-        **AGENT_METHODS[cell.method],
+        **{**AGENT_METHODS[variant.base], **partitions},
     )
     model = chat_model if settings.llm != "random" else None
     run_dir = paths.runs / f"seed{seed}"
@@ -314,7 +377,7 @@ def run_unit(cell: Cell, seed: int, out: Path, data: str | None = None, chat_mod
     """Run one (cell, seed), score it against the true front, and write its result file; return the result."""
     tables = _tables(cell.space, data)
     paths = UnitPaths(out, cell, seed)
-    if cell.method in AGENT_METHODS:
+    if method_variant(cell.method, cell.space).is_agent:
         run = _run_agent(cell, seed, paths, data, chat_model)
     else:
         run = _run_baseline(cell, seed, paths, tables)

@@ -176,7 +176,7 @@ def run_benchmark(
         for seed in range(seeds):
             run = run_baseline(
                 method, seed, tables=tables, dataset=dataset, estimator=estimator, latency_model=latency_model,
-                budget=budget, partitioning=partitioning,
+                budget=budget, partitioning=_for_seed(partitioning, seed, dataset),
                 archive_csv=None if out is None else out / method / f"seed{seed}.csv",
             )  # fmt: skip
             archs = [r.arch for r in run.records]
@@ -196,3 +196,10 @@ def run_benchmark(
         out.mkdir(parents=True, exist_ok=True)
         (out / "results.json").write_text(json.dumps(report.to_json(), indent=2) + "\n")
     return report
+
+
+def _for_seed(partitioning: Partitioning, seed: int, dataset: str) -> Partitioning:
+    """The partitioning a run of `seed` uses: a `random` split is drawn anew per seed, the others are fixed."""
+    if partitioning.axis != "random":
+        return partitioning
+    return make_partitioning(partitioning.space, "random", dataset=dataset, seed=seed)

@@ -6,6 +6,9 @@
   1/2/3 3x3; 5: four or more);
 - each analytic cost the space has (NB201: `flops`, `params`): K quantile bins of it on a dataset;
 - `latency`: K quantile bins of a device's table latency (needs the tables and a device);
+- `random`: as many partitions as the space's niches, of the same sizes, filled with members drawn at
+  random (a seeded permutation of the niche labels): the control that keeps the budget's spread and
+  drops the complexity pattern;
 - `none`: the whole space as one partition (the ablation without partitions).
 Quantile bins never split architectures with the same value, so ties can leave fewer than K bins.
 Each partition has a human description that prompts quote verbatim.
@@ -23,12 +26,12 @@ from hwnas.core.space import Architecture, SearchSpace
 from hwnas.core.tables import Tables
 from hwnas.errors import UsageError
 
-GENERIC_AXES: Final = ("latency", "none")
+GENERIC_AXES: Final = ("latency", "random", "none")
 """Axes every space has; `axes(space)` adds the space's niches and analytic costs."""
 
 
 def axes(space: SearchSpace, dataset: str | None = None) -> tuple[str, ...]:
-    """The partition axes of `space`: its complexity niches, its analytic costs, `latency` and `none`."""
+    """The partition axes of `space`: its complexity niches, its analytic costs, `latency`, `random` and `none`."""
     costs = space.analytic_costs(dataset or space.datasets[0]) or {}
     return (space.niches().axis, *costs, *GENERIC_AXES)
 
@@ -124,8 +127,12 @@ def make_partitioning(
     dataset: str = "cifar10",
     tables: Tables | None = None,
     device: str | None = None,
+    seed: int = 0,
 ) -> Partitioning:
-    """Build the partitioning of the whole of `space` along `axis` (one of `axes(space)`)."""
+    """Build the partitioning of the whole of `space` along `axis` (one of `axes(space)`).
+
+    `seed` draws the members of the `random` axis's partitions (the other axes do not use it).
+    """
     space.check_dataset(dataset)
     niches = space.niches()
     costs = space.analytic_costs(dataset) or {}
@@ -134,6 +141,16 @@ def make_partitioning(
     if axis == niches.axis:
         labels = np.fromiter((niches.niche_of(a) for a in space), dtype=np.int64, count=space.size)
         return Partitioning(space, axis, list(niches.names), list(niches.descriptions), labels)
+    if axis == "random":
+        niche_labels = np.fromiter((niches.niche_of(a) for a in space), dtype=np.int64, count=space.size)
+        labels = np.random.default_rng(seed).permutation(niche_labels)
+        sizes = np.bincount(labels, minlength=len(niches.names))
+        names = [f"random-{i + 1}of{len(sizes)}" for i in range(len(sizes))]
+        descriptions = [
+            f"a fixed random set of {size} architectures (random partition {i + 1} of {len(sizes)}, seed {seed})"
+            for i, size in enumerate(sizes)
+        ]
+        return Partitioning(space, axis, names, descriptions, labels)
     if axis == "none":
         labels = np.zeros(space.size, np.int64)
         return Partitioning(space, axis, ["whole-space"], ["any architecture of the space"], labels)

@@ -397,6 +397,7 @@ def _partition_names(settings: dict[str, Any], tables: Tables | None) -> dict[in
             dataset=settings["dataset"],
             tables=tables,
             device=settings["device"],
+            seed=settings.get("seed", 0),
         )
         return {p.index: f"{p.index}: {p.name}" for p in partitioning.partitions}
     return {}

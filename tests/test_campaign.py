@@ -124,3 +124,32 @@ def test_cli_runs_a_filtered_campaign_and_updates_the_markdown(
     assert "1 units run, 0 already done, 0 failed" in output
     assert "| fpga | 24 | oracle-val | rs | 1 |" in page.read_text() and NOT_RUN in page.read_text()
     assert (tmp_path / "png" / "tiny-bias.png").exists()
+
+
+def test_methods_may_name_their_partitions_and_bad_ones_exit_2(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hwnas.campaign import method_variant
+
+    assert method_variant("agent-top@flops-k4") == method_variant("agent-top@flops-k4", "nb201")
+    assert (method_variant("agent-top@flops-k4").axis, method_variant("agent-top@flops-k4").bins) == ("flops", 4)
+    assert method_variant("rs-partition@random").is_agent is False and method_variant("agent@random").is_agent
+    for bad, reason in [
+        ("agent@depth", "unknown partition axis 'depth'"),
+        ("nsga2@flops", "takes no partitions"),
+        ("agent@flops-kx", "whole number"),
+        ("magic@flops", "unknown method"),
+    ]:
+        with pytest.raises(UsageError, match=reason):
+            method_variant(bad)
+    grid = 'seeds = 1\n[[grid]]\ndevices=["fpga"]\nbudgets=[14]\nestimators=["oracle-val"]\nmethods=["{}"]\n'
+    path, out = tmp_path / "p.toml", tmp_path / "c"
+    path.write_text(grid.format("rs-partition@random"))
+    assert main(["bench", "--campaign", str(path), "--data", str(data_dir), "--out", str(out)]) == 0
+    unit = json.loads((out / "units" / "cifar10-fpga-b14-oracle-val-rs-partition@random" / "seed0.json").read_text())
+    assert unit["evaluated"] == 14
+    path.write_text(grid.format("agent-no-llm@depth"))
+    capsys.readouterr()
+    assert main(["bench", "--campaign", str(path), "--data", str(data_dir), "--out", str(out)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "unknown partition axis 'depth'" in error and len(error.splitlines()) == 1

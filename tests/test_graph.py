@@ -337,3 +337,50 @@ def test_parents_span_the_partition_front_from_fastest_to_best() -> None:
     parents = select_parents([*front, *dominated], 0, 4)  # type: ignore[list-item]
     assert [p["arch"] for p in parents] == ["a7", "a5", "a3", "a1"]
     assert [p["arch"] for p in select_parents([*front[:2], *dominated], 0, 4)] == ["a2", "a1", "slow"]  # type: ignore[list-item]
+
+
+def first_option_script(system: str, user: str) -> str:
+    """Like `sensible_script`, but the Generator takes the first option each child is offered (names aside)."""
+    if agent_of(system) == "generator":
+        return json.dumps({f"child_{i}": options[0] for i, options in enumerate(offered_moves(system), 1)})
+    return sensible_script(system, user)
+
+
+def test_blind_prompts_hide_the_ops_and_replies_map_back_to_the_same_run(tmp_path: Path) -> None:
+    from hwnas.llm.blind import ENGLISH_PHRASES
+    from hwnas.spaces.nb201.space import NB201
+
+    asked: list[str] = []
+
+    def watched(system: str, user: str) -> str:
+        asked.append(system + "\n" + user)
+        return first_option_script(system, user)
+
+    run(tmp_path, watched, name="blind", max_rounds=3, blind_prompts=True)
+    run(tmp_path, first_option_script, name="plain", max_rounds=3)
+    text = "\n".join(asked)
+    for phrase in ENGLISH_PHRASES:
+        text = text.replace(phrase, "")
+    names = {*NB201.ops, *NB201.short_ops.values(), "NAS-Bench", "NB201", "conv", "3x3", "1x1"}
+    assert not [name for name in names if re.search(rf"(?<![A-Za-z0-9_]){re.escape(name)}", text)]
+    assert re.search(r"\[1\] op[A-E] -> op[A-E] on any edge", text), "the kept heuristic reaches prompts, renamed"
+
+    # The memory's reply named hidden ops; the knowledge base holds the real ones, and the run is the same.
+    blind_kb = json.loads((tmp_path / "blind" / "knowledge_base.json").read_text())
+    assert blind_kb["heuristics"] and all(h["from_op"] in NB201.ops for h in blind_kb["heuristics"])
+    assert blind_kb == json.loads((tmp_path / "plain" / "knowledge_base.json").read_text())
+    archive = (tmp_path / "blind" / "archive.csv").read_text()
+    assert archive == (tmp_path / "plain" / "archive.csv").read_text()
+
+
+def test_blind_prompts_with_the_random_model_evaluate_valid_architectures(tmp_path: Path) -> None:
+    from hwnas.spaces.nb201.space import NB201
+
+    summary = run_search(
+        settings(llm="random", blind_prompts=True, budget=40), name="r", out=tmp_path, on_progress=lambda _: None
+    )
+    archs = [line.split(",")[0] for line in (tmp_path / "r" / "archive.csv").read_text().splitlines()[1:]]
+    assert summary["budget_used"] == len(archs) == 40 and len(set(archs)) == 40
+    assert all(NB201.parse(a).is_valid for a in archs)
+    calls = [r for r in records(tmp_path, "r") if r["kind"] == "llm_call"]
+    assert calls and all("nor_conv_3x3" not in json.dumps(r["request"]) for r in calls)

@@ -76,3 +76,22 @@ def test_none_axis_is_one_partition_and_bad_input_fails(tables: BenchmarkTables)
         make_partitioning(NB201, "latency", tables=tables, device="edgegpu")
     with pytest.raises(UsageError, match="partition 6 does not exist"):
         make_partitioning(NB201, "conv3").sample(6, np.random.default_rng(0))
+
+
+def test_random_axis_keeps_the_niche_sizes_and_is_seeded() -> None:
+    from chain_space import CHAIN
+
+    for space in (NB201, CHAIN):
+        niches = make_partitioning(space, space.niches().axis, dataset=space.datasets[0])
+        first = make_partitioning(space, "random", dataset=space.datasets[0], seed=1)
+        assert first.sizes() == niches.sizes()
+        again = make_partitioning(space, "random", dataset=space.datasets[0], seed=1)
+        other = make_partitioning(space, "random", dataset=space.datasets[0], seed=2)
+        members = [tuple(first.positions(i)) for i in range(len(first))]
+        assert members == [tuple(again.positions(i)) for i in range(len(again))]
+        assert members != [tuple(other.positions(i)) for i in range(len(other))]
+        assert members != [tuple(niches.positions(i)) for i in range(len(niches))]
+    # Drawn at random, a random partition mixes every complexity niche.
+    conv3 = make_partitioning(NB201, "conv3")
+    mixed = {conv3.assign(a) for a in make_partitioning(NB201, "random", seed=0).members(0)}
+    assert mixed == set(range(6))

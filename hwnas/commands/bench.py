@@ -63,6 +63,12 @@ def register(subparsers: Any) -> None:
     campaign.add_argument("--plots", type=Path, help="folder for the campaign's PNG plots")
     campaign.add_argument("--export", type=Path, help="copy finished units compactly to this folder")
     add_execution_arguments(campaign, llm=False)
+    campaign.add_argument(
+        "--matched-latency",
+        action="store_true",
+        help="also report each method's lowest latency at the best baseline's accuracy minus 0.5/1/2 points "
+        "(its own markdown block, NAME-matched)",
+    )
     parser.set_defaults(handler=bench_command)
 
 
@@ -177,7 +183,27 @@ def campaign_command(args: argparse.Namespace, execution: Execution) -> int:
         print(json.dumps(results, indent=2))
     else:
         print(body)
+    if args.matched_latency:
+        _matched_latency(args, whole, out)
     return 0
+
+
+def _matched_latency(args: argparse.Namespace, campaign: Any, out: Path) -> None:
+    """Write the campaign's matched-latency block (`hwnas.matched`) and its JSON beside the results."""
+    from hwnas import campaign as runner
+    from hwnas.matched import matched_latency, matched_markdown
+
+    figures = matched_latency(campaign, out, data=args.data)
+    runner.write_json_atomically(out / f"matched-{campaign.name}.json", figures)
+    command = f"hwnas bench --campaign {args.campaign} --report-only --out {out} --matched-latency"
+    if args.update_md:
+        command += f" --update-md {args.update_md}"
+    body = matched_markdown(figures, command=command)
+    if args.update_md:
+        runner.update_markdown(
+            args.update_md, f"{campaign.name}-matched", body, title=f"Latency at matched accuracy (`{campaign.name}`)"
+        )
+    print(json.dumps(figures, indent=2) if args.json else body)
 
 
 def _tables(space_name: str, data: str | None) -> Tables:

@@ -41,7 +41,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--partition-axis",
         default=defaults.partition_axis,
-        help="conv3 (PEL-NAS niches), flops, params, latency or none",
+        help="conv3 (PEL-NAS niches), flops, params, latency, random (conv3's sizes, members drawn by --seed) or none",
     )
     parser.add_argument("--bins", type=int, default=defaults.partition_bins, help="bins for quantile axes")
     parser.add_argument("--round-size", type=int, default=defaults.round_size, help="candidate slots per round")
@@ -61,6 +61,11 @@ def register(subparsers: Any) -> None:
         "--generator-policy",
         default=defaults.generator_policy,
         help="llm, or the ablations top (first ranked option) and random",
+    )
+    parser.add_argument(
+        "--blind-prompts",
+        action="store_true",
+        help="prompts name neither the benchmark nor the real ops (renamed opA, opB, ...; replies mapped back)",
     )
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument(
@@ -108,6 +113,7 @@ def run_command(args: argparse.Namespace) -> int:
         surrogate=args.surrogate,
         candidates=candidates,
         generator_policy=args.generator_policy,
+        blind_prompts=args.blind_prompts,
     )
     summary = run_search(
         settings,

@@ -117,6 +117,9 @@ class SearchSpace(ABC):
     """A compact label per op for prompts (the embedded model reads few tokens)."""
     datasets: tuple[str, ...]
     """Datasets the space's networks, tables and analytic costs are defined on."""
+    blind_words: ClassVar[dict[str, str]] = {}
+    """Words blind prompts replace before renaming the ops (`hwnas.llm.blind`): the benchmark's name, and
+    words that would say what an op computes; a replacement may name ops (they are renamed next)."""
 
     # ---- what each implementation declares ------------------------------------------------------------
     @abstractmethod

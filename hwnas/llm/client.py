@@ -61,6 +61,7 @@ from hwnas.llm.modes import (
 from hwnas.trace import redact_secrets
 
 if TYPE_CHECKING:
+    from hwnas.llm.blind import Blinding
     from hwnas.llm.replay import ReplayBook
     from hwnas.trace import TraceWriter
 
@@ -297,6 +298,7 @@ class LLMClient:
         budget_usd: float | None = None,
         load_s: float = 0.0,
         max_consecutive_failures: int = 3,
+        blinding: Blinding | None = None,
     ) -> None:
         if (chat_model is None) == (replay is None):
             raise ValueError("an LLMClient answers from exactly one of chat_model and replay")
@@ -323,6 +325,7 @@ class LLMClient:
         self._answered = False
         self._mode_lock = threading.Lock()
         self._choice: ModeChoice | None = None
+        self._blinding = blinding
 
     def __repr__(self) -> str:
         return f"LLMClient(provider={self.provider!r}, model={self.model!r})"
@@ -369,6 +372,10 @@ class LLMClient:
     ) -> T:
         choice = self.json_mode()
         schema_json = schema.model_json_schema()
+        blind = self._blinding
+        if blind is not None:  # the model reads hidden names; the agents get real ones back
+            messages = [(role, blind.hide(text)) for role, text in messages]
+            schema_json = blind.hide_json(schema_json)
         conversation = with_instruction(
             messages, schema_instruction(schema.__name__, schema_json, choice.schema_enforced)
         )
@@ -380,9 +387,12 @@ class LLMClient:
             try:
                 if reply.finish_reason == "length":
                     raise ValueError(f"the reply was cut off at the {limit}-token limit")
-                result = schema.model_validate(parse_json_reply(reply.text))
+                parsed = parse_json_reply(reply.text)
+                result = schema.model_validate(parsed if blind is None else blind.reveal_json(parsed))
             except (ValueError, ValidationError) as error:
                 last_error = describe_invalid(error) if isinstance(error, ValidationError) else str(error)
+                if blind is not None:
+                    last_error = blind.hide(last_error)
                 self._write({**record, "error": last_error})
                 turns = [
                     ("assistant", reply.text),

@@ -25,6 +25,7 @@ from langchain_core.language_models import BaseChatModel
 from pydantic import SecretStr
 
 from hwnas.errors import UsageError
+from hwnas.llm.blind import Blinding
 from hwnas.llm.client import DEFAULT_PRICES, LLMClient, PriceTable, Transport
 from hwnas.llm.embedded import EmbeddedChatModel, default_threads, embedded_model_path
 from hwnas.llm.modes import JSON_MODE_CHOICES, ModeSetting
@@ -58,6 +59,7 @@ def make_llm(
     budget_usd: float | None = None,
     backoff_s: float = 1.0,
     json_mode: str | None = None,
+    blinding: Blinding | None = None,
 ) -> LLMClient:
     """Build the client for `spec` (see the module docstring); bad specs raise a one-line `UsageError`.
 
@@ -66,7 +68,8 @@ def make_llm(
     cost reaches it (`LLMBudgetExceeded`); `backoff_s` is the first retry delay, doubled per retry.
     `timeout_s` per request defaults to `LOCAL_SERVER_TIMEOUT_S` for openai-compatible, else
     `HOSTED_TIMEOUT_S`. `json_mode` (openai and openai-compatible only): one of `JSON_MODE_CHOICES`, None
-    for the provider's default.
+    for the provider's default. `blinding` renames what every prompt names and reveals every reply
+    (`hwnas.llm.blind`, `--blind-prompts`).
     """
     spec = spec.strip()
     provider, _, name = spec.partition(":")
@@ -89,6 +92,7 @@ def make_llm(
         "backoff_s": backoff_s,
         "prices": prices,
         "budget_usd": budget_usd,
+        "blinding": blinding,
     }
     if chat_model is not None:
         model_name = name or getattr(chat_model, "model_name", None) or type(chat_model).__name__

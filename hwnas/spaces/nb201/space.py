@@ -52,6 +52,11 @@ class NB201Space(SearchSpace):
         "none": "none", "skip_connect": "skip", "nor_conv_1x1": "c1x1", "nor_conv_3x3": "c3x3", "avg_pool_3x3": "pool",
     }  # fmt: skip
     datasets = tuple(DATASETS)
+    blind_words: ClassVar[dict[str, str]] = {
+        "the NAS-Bench-201 cell": "a cell", "NAS-Bench-201": "this space", "NAS-Bench": "this space",
+        "HW-NAS-Bench": "this space", "NB201": "this space",
+        "Convolutions": "nor_conv_1x1 and nor_conv_3x3", "convolution": "nor_conv_1x1 or nor_conv_3x3",
+    }  # fmt: skip
 
     def format(self, arch: Architecture) -> str:
         """The canonical NB201 string."""
