@@ -37,6 +37,10 @@ FLAGS: Final = {
 """The `hwnas run` flag that sets a setting, so that an error names what the user typed."""
 
 
+BEFORE_IT_EXISTED: Final[dict[str, Any]] = {"option_labels": "ranked"}
+"""Settings whose default is not how runs behaved before the setting existed: the value they had."""
+
+
 def _flag(name: str) -> str:
     return FLAGS.get(name, name.replace("_", "-"))
 
@@ -75,6 +79,9 @@ class RunSettings:
     """Where options come from (`hwnas.tools.coordinator.CANDIDATE_SOURCES`)."""
     generator_policy: str = "llm"
     """How a Generator picks among its options: `llm`, or the ablations `top` (first ranked) and `random`."""
+    option_labels: str = "shuffled"
+    """How options are labelled (`hwnas.tools.coordinator.OPTION_LABELS`); `ranked` is how runs before
+    this setting behaved."""
     blind_prompts: bool = False
     """Prompts name neither the benchmark nor the real ops (`hwnas.llm.blind`); replies are mapped back."""
 
@@ -108,12 +115,12 @@ class RunSettings:
     def differences(self, saved: dict[str, Any]) -> list[str]:
         """`name: saved -> now` for every setting that differs from a saved run's settings.
 
-        A setting the saved file lacks was added after that run was made; the run behaved as its default
-        does (a new setting's default keeps the old behaviour), so it differs only if now set otherwise.
+        A setting the saved file lacks was added after that run was made; the run behaved as that setting's
+        value before it existed (`BEFORE_IT_EXISTED`, else its default), so it differs only if now set otherwise.
         """
         changed = []
         for f in fields(self):
-            was = saved.get(f.name, f.default if f.default is not MISSING else None)
+            was = saved.get(f.name, BEFORE_IT_EXISTED.get(f.name, f.default if f.default is not MISSING else None))
             if was != getattr(self, f.name):
                 changed.append(f"{f.name}: {was!r} -> {getattr(self, f.name)!r}")
         return changed

@@ -253,7 +253,13 @@ def run_search(
     latency_model = make_latency_model(settings.device, space=space, dataset=settings.dataset, tables=tables)
     surrogate = make_surrogate(settings.surrogate, space=space, dataset=settings.dataset, seed=settings.seed)
     coordinator = Coordinator(
-        estimator, latency_model, partitioning, surrogate, settings.candidates, budget=settings.budget
+        estimator,
+        latency_model,
+        partitioning,
+        surrogate,
+        settings.candidates,
+        budget=settings.budget,
+        option_labels=settings.option_labels,
     )
     trace = TraceWriter(paths.trace)  # creates nothing until its first record
     llm = make_llm(

@@ -92,8 +92,9 @@ def test_options_carry_prediction_latency_and_gain(tables: BenchmarkTables) -> N
     latency = make_latency_model("fpga", dataset="cifar10", tables=tables)
     estimator = make_estimator("oracle-val", dataset="cifar10", tables=tables)
     coordinator = Coordinator(
-        estimator, latency, parts, make_surrogate("gp", space=NB201, dataset="cifar10"), budget=120
-    )
+        estimator, latency, parts, make_surrogate("gp", space=NB201, dataset="cifar10"), budget=120,
+        option_labels="ranked",
+    )  # fmt: skip
     evaluated = sample(30, seed=2)
     archive = [
         Evaluated(arch=str(a), key=a.canonical_key, partition=parts.assign(a), score=float(s), latency_ms=float(t),
@@ -122,6 +123,15 @@ def test_options_carry_prediction_latency_and_gain(tables: BenchmarkTables) -> N
     (child,) = [o for o in options if o["rationale"] == "h7"]
     assert child["operator"] == "heuristic" and child["parents"] == [parent]
     assert [op for _, _, op in NB201.parse(child["arch"]).edits_from(NB201.parse(parent))] == ["skip_connect"]
+    # Shuffled labels (the default): the same options in the same order, labels a seeded permutation.
+    coordinator.option_labels = "shuffled"
+    shuffled = coordinator.offer(archive, task, np.random.default_rng(0), [heuristic])
+    assert [o["arch"] for o in shuffled] == [o["arch"] for o in options]
+    labels = [o["rationale"] for o in shuffled if o["rationale"].startswith("o")]
+    assert sorted(labels) == sorted(o["rationale"] for o in ranked) and labels != [o["rationale"] for o in ranked]
+    assert [o["rationale"] for o in coordinator.offer(archive, task, np.random.default_rng(0), [heuristic])] == [
+        o["rationale"] for o in shuffled
+    ]
 
 
 def test_generator_prompt_lists_each_option_with_its_figures() -> None:

@@ -42,12 +42,16 @@ def test_baseline_reproduces_its_recorded_archive(method: str, tables: Benchmark
 
 
 def test_agent_graph_reproduces_its_recorded_archive(tmp_path: Path, data_dir: Path) -> None:
-    """The whole graph (Navigator, Generators, memory answering at random; zero-cost scores; GP surrogate)."""
-    from hwnas.campaign import Cell, run_unit
+    """The whole graph (Navigator, Generators, memory answering at random; zero-cost scores; GP surrogate).
 
-    cell = Cell("cifar10", "fpga", 120, "zc", "agent-no-llm")
-    run_unit(cell, 0, tmp_path, data=str(data_dir))
-    with (tmp_path / "runs" / cell.key / "seed0" / "archive.csv").open(newline="") as handle:
+    The campaign ran it with ranked option labels, the only labels there were then.
+    """
+    from hwnas.graph.context import RunSettings
+    from hwnas.graph.runner import run_search
+
+    settings = RunSettings(estimator="zc", budget=120, seed=0, llm="random", option_labels="ranked")
+    run_search(settings, name="again", out=tmp_path, data=str(data_dir), on_progress=lambda _: None)
+    with (tmp_path / "again" / "archive.csv").open(newline="") as handle:
         again = [(row["arch_str"], float(row["score"])) for row in csv.DictReader(handle)]
     expected = recorded("fpga-b120-zc-agent-no-llm", 0)
     assert [a for a, _ in again] == [a for a, _ in expected]
@@ -61,7 +65,9 @@ def test_agent_run_writes_the_archive_recorded_before_the_refactor(
     from hwnas.graph.context import RunSettings
     from hwnas.graph.runner import run_search
 
-    settings = RunSettings(device=device, estimator="oracle-val", budget=120, llm="random", seed=seed)
+    settings = RunSettings(
+        device=device, estimator="oracle-val", budget=120, llm="random", seed=seed, option_labels="ranked"
+    )
     run_search(settings, name="again", out=tmp_path, data=str(data_dir), on_progress=lambda _: None)
     recorded_file = Path(__file__).parent / "recorded" / f"agent-random-oracle-val-{device}-seed{seed}.csv"
     assert (tmp_path / "again" / "archive.csv").read_bytes() == recorded_file.read_bytes()

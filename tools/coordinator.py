@@ -51,6 +51,11 @@ OPTIONS_PER_SLOT: Final = 3
 UNCERTAINTY_BY_STRATEGY: Final = {"explore": 2.0, "exploit": 0.5}
 """How the Navigator's strategy ranks: explore doubles the surrogate's uncertainty (candidates far from
 anything evaluated gain), exploit halves it (trust the predicted mean); repair and mixed rank as is."""
+OPTION_LABELS: Final = ("shuffled", "ranked")
+"""How ranked options are labelled for a Generator: `o<n>` with n a seeded permutation of the ranks, or
+n = the rank. The embedded model picks by the labels' numbers more than by the figures beside them
+(BENCHMARKS.md, "What the Generator reads"): with ranked labels that habit steered it to the worst-ranked
+option; shuffled labels carry no rank, so no label habit can."""
 MAX_OFFERED_SLOTS: Final = 8
 """... for at most this many slots per call (the Generator's `MAX_CHILDREN`; the rest go to retries)."""
 
@@ -71,9 +76,13 @@ class Coordinator:
         candidates: str = "partition",
         *,
         budget: int,
+        option_labels: str = "shuffled",
     ) -> None:
         if candidates not in CANDIDATE_SOURCES:
             raise UsageError(f"unknown --candidates {candidates!r}; accepted: {', '.join(CANDIDATE_SOURCES)}")
+        if option_labels not in OPTION_LABELS:
+            raise UsageError(f"unknown --option-labels {option_labels!r}; accepted: {', '.join(OPTION_LABELS)}")
+        self.option_labels = option_labels
         self.space = partitioning.space
         self.estimator = estimator
         self.latency_model = latency_model
@@ -214,6 +223,9 @@ class Coordinator:
         candidates = self.candidates_of(task["partition"], parents, task["strategy"], task["slots"], rng)
         widen = UNCERTAINTY_BY_STRATEGY.get(task["strategy"], 1.0)
         options = self.ranked_options(candidates, OPTIONS_PER_SLOT * min(task["slots"], MAX_OFFERED_SLOTS), widen)
+        if self.option_labels == "shuffled":  # still listed best first, but `o1` no longer names the best
+            numbers = rng.permutation(len(options)) + 1
+            options = [Option(**{**o, "rationale": f"o{n}"}) for o, n in zip(options, numbers, strict=True)]
         offered = {self.space.parse(o["arch"]).canonical_key for o in options}
         for heuristic in heuristics:
             children = [

@@ -67,6 +67,11 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="prompts name neither the benchmark nor the real ops (renamed opA, opB, ...; replies mapped back)",
     )
+    parser.add_argument(
+        "--option-labels",
+        default=defaults.option_labels,
+        help="how options are labelled for the Generator: shuffled (default; labels carry no rank) or ranked",
+    )
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument(
         "--name", default="run", help="run name (letters, digits, '.', '_', '-'); running a name again resumes it"
@@ -113,6 +118,7 @@ def run_command(args: argparse.Namespace) -> int:
         surrogate=args.surrogate,
         candidates=candidates,
         generator_policy=args.generator_policy,
+        option_labels=args.option_labels,
         blind_prompts=args.blind_prompts,
     )
     summary = run_search(
