@@ -114,6 +114,7 @@ def settings(**overrides: Any) -> RunSettings:
         "round_size": 8,
         "max_rounds": 4,
         "llm": "scripted",
+        "option_labels": "ranked",  # the scripted Generator takes the smallest label: the best ranked option
     }
     return RunSettings(**{**base, **overrides})
 
