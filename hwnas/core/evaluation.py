@@ -19,6 +19,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from hwnas.core.objectives import ACCURACY_LATENCY, Objective
 from hwnas.core.space import Architecture, SearchSpace
 from hwnas.errors import UsageError
 from hwnas.pareto import Archive
@@ -81,18 +82,28 @@ class BudgetedEvaluator:
     """The only way a searcher scores architectures: at most `budget` distinct ones (by their text).
 
     Asking again for an architecture already evaluated returns its record and costs nothing. Every
-    record is kept in evaluation order (`history`), and the non-dominated ones in `archive`.
+    record is kept in evaluation order (`history`), and the non-dominated ones under the search's
+    `objectives` in `archive` (with accuracy alone: the first record of the best score).
     """
 
-    def __init__(self, space: SearchSpace, estimator: Estimator, latency_model: LatencyModel, budget: int) -> None:
+    def __init__(
+        self,
+        space: SearchSpace,
+        estimator: Estimator,
+        latency_model: LatencyModel,
+        budget: int,
+        *,
+        objectives: Sequence[Objective] = ACCURACY_LATENCY,
+    ) -> None:
         """Spend at most `budget` (>= 1, <= the space size) evaluations of `space`'s architectures."""
         check_budget(space, budget)
         self.space = space
         self.estimator = estimator
         self.latency_model = latency_model
         self.budget = budget
+        self.objectives = tuple(objectives)
         self.history: list[EvaluationRecord] = []
-        self.archive: Archive[EvaluationRecord] = Archive()
+        self.archive: Archive[EvaluationRecord] = Archive(self.objectives)
         self._by_arch: dict[str, EvaluationRecord] = {}
 
     @property
@@ -107,7 +118,7 @@ class BudgetedEvaluator:
         and duplicates are judged by the same rule as every baseline's.
         """
         self.history.clear()
-        self.archive = Archive()
+        self.archive = Archive(self.objectives)
         self._by_arch.clear()
         for arch, score, latency in evaluated:
             self._keep(EvaluationRecord(arch, float(score), float(latency), len(self.history)))
@@ -141,3 +152,10 @@ class BudgetedEvaluator:
             for arch, score, latency in zip(fresh, scores, latencies, strict=True):
                 self._keep(EvaluationRecord(arch, float(score), float(latency), len(self.history)))
         return [self._by_arch[str(arch)] for arch in archs]
+
+
+def best_record(records: Sequence[EvaluationRecord]) -> EvaluationRecord:
+    """The record a single-objective search picks: the best estimator score, the first evaluated on ties."""
+    if not records:
+        raise ValueError("no record to pick from")
+    return max(records, key=lambda r: (r.score, -r.step))
