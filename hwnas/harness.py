@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 
 from hwnas.baselines import SEARCHERS, get_searcher
-from hwnas.core.evaluation import BudgetedEvaluator, EvaluationRecord, LatencyModel, best_record, check_budget
+from hwnas.core.evaluation import BudgetedEvaluator, EvaluationRecord, LatencyModel, check_budget
 from hwnas.core.objectives import ACCURACY_LATENCY, Objective, is_accuracy_only, objectives_name
+from hwnas.core.space import Architecture
 from hwnas.core.tables import Tables
 from hwnas.errors import UsageError
 from hwnas.pareto import true_front
@@ -43,20 +44,25 @@ def indicators_for(objectives: Sequence[Objective]) -> tuple[str, ...]:
     return ACCURACY_INDICATORS if is_accuracy_only(objectives) else INDICATORS
 
 
-def picked_figures(tables: Tables, dataset: str, records: Sequence[EvaluationRecord]) -> dict[str, float]:
+def picked_figures(
+    tables: Tables, dataset: str, archs: Sequence[Architecture | str], scores: Sequence[float]
+) -> dict[str, float]:
     """CoLLM-NAS's figures of a single-objective run: what the architecture it would pick really scores.
 
-    The pick is the best record by the search's own estimator (`best_record`); `test_acc` is its true
+    `archs` are the evaluated architectures in evaluation order and `scores` their estimator scores. The
+    pick is the best by the search's own estimator (the first evaluated on ties); `test_acc` is its true
     test accuracy, `found_optimum` 1.0 when that equals the best test accuracy of the whole space.
     """
+    if not archs:
+        raise ValueError("no evaluated architecture to pick from")
     test = tables.accuracy(dataset, "test")
-    pick = best_record(records)
-    test_acc = float(test[tables.rows([pick.arch])[0]])
+    step = int(np.argmax(np.asarray(scores, dtype=np.float64)))  # argmax: the first of equal maxima
+    test_acc = float(test[tables.rows([archs[step]])[0]])
     return {
         "test_acc": test_acc,
         "found_optimum": float(test_acc >= float(test.max()) - OPTIMUM_TOLERANCE),
-        "picked_score": pick.score,
-        "picked_step": float(pick.step),
+        "picked_score": float(scores[step]),
+        "picked_step": float(step),
     }
 
 
@@ -234,7 +240,7 @@ def run_benchmark(
             )  # fmt: skip
             archs = [r.arch for r in run.records]
             if is_accuracy_only(objectives):
-                scores = picked_figures(tables, dataset, run.records)
+                scores = picked_figures(tables, dataset, archs, [r.score for r in run.records])
             else:
                 scores = {"igd": full.igd(archs), "hv_b": full.hv_b(archs)}
                 scores |= {"igd_valid": valid.igd(archs), "hv_b_valid": valid.hv_b(archs)}

@@ -134,9 +134,12 @@ def campaign_command(args: argparse.Namespace) -> int:
         finished = itertools.count(1)
 
         def heard(cell: runner.Cell, seed: int, result: dict[str, Any]) -> None:
+            if cell.accuracy_only:
+                figures = f"test {result['test_acc']:.2f}" + (" (optimum)" if result["found_optimum"] else "")
+            else:
+                figures = f"IGD {result['igd']:.4f} HV_B {result['hv_b']:.4f}"
             progress.log(
-                f"{cell.key} seed {seed}: IGD {result['igd']:.4f} HV_B {result['hv_b']:.4f} "
-                f"({result['evaluated']} evaluated, {result['wall_s']:.1f} s)"
+                f"{cell.key} seed {seed}: {figures} ({result['evaluated']} evaluated, {result['wall_s']:.1f} s)"
             )
             progress.update(next(finished), last=f"{cell.key} seed {seed}")
 

@@ -152,10 +152,3 @@ class BudgetedEvaluator:
             for arch, score, latency in zip(fresh, scores, latencies, strict=True):
                 self._keep(EvaluationRecord(arch, float(score), float(latency), len(self.history)))
         return [self._by_arch[str(arch)] for arch in archs]
-
-
-def best_record(records: Sequence[EvaluationRecord]) -> EvaluationRecord:
-    """The record a single-objective search picks: the best estimator score, the first evaluated on ties."""
-    if not records:
-        raise ValueError("no record to pick from")
-    return max(records, key=lambda r: (r.score, -r.step))
