@@ -19,15 +19,15 @@ from typing import Any
 
 import numpy as np
 
-from hwnas.baselines import SEARCHERS, get_searcher
+from hwnas.baselines import SEARCHERS, TWO_OBJECTIVES_ONLY, get_searcher
 from hwnas.core.evaluation import BudgetedEvaluator, EvaluationRecord, LatencyModel, check_budget
-from hwnas.core.objectives import ACCURACY_LATENCY, Objective, is_accuracy_only, objectives_name
+from hwnas.core.objectives import ACCURACY_LATENCY, Objective, fleet_objectives, is_accuracy_only, objectives_name
 from hwnas.core.space import Architecture
 from hwnas.core.tables import Tables
 from hwnas.errors import UsageError
 from hwnas.pareto import true_front
 from hwnas.partition import Partitioning, make_partitioning
-from hwnas.registry import make_estimator, make_latency_model
+from hwnas.registry import make_estimator, make_latency_model, parse_fleet
 from hwnas.runs.schema import write_bench_csv
 
 INDICATORS = ("igd", "hv_b", "igd_valid", "hv_b_valid")
@@ -210,6 +210,8 @@ def run_benchmark(
     """Run every method on seeds 0..seeds-1 and score each run; write CSVs and results.json to `out`.
 
     With `objectives` = accuracy alone each run is scored by `picked_figures` instead of IGD and HV_B.
+    A fleet `device` (`fpga,raspi4`) searches accuracy and each device's latency (`fleet_objectives`) and
+    scores IGD and HV_B against the true front in those 1 + k dimensions.
 
     `partition_axis` and `bins` choose the partitions of `rs-partition`. Every argument is checked
     before the first run, so bad input fails fast with a UsageError. `on_run` hears of each finished run.
@@ -223,6 +225,11 @@ def run_benchmark(
     if seeds < 1:
         raise UsageError(f"--seeds must be at least 1, got {seeds}")
     latency_model = make_latency_model(device, space=space, dataset=dataset, tables=tables)
+    if not is_accuracy_only(objectives):
+        objectives = fleet_objectives(parse_fleet(device))
+        two_only = [m for m in methods if m in TWO_OBJECTIVES_ONLY]
+        if len(objectives) > 2 and two_only:
+            raise UsageError(f"method {two_only[0]!r} ranks two objectives only; a fleet of devices has more")
     make_estimator(estimator, space=space, dataset=dataset, tables=tables)  # a bad name fails before any run
     check_budget(space, budget)
     partitioning = make_partitioning(space, partition_axis, bins=bins, dataset=dataset, tables=tables, device=device)

@@ -35,6 +35,10 @@ SEARCHERS: Final[dict[str, Searcher]] = {
 }
 
 
+TWO_OBJECTIVES_ONLY: Final = frozenset({"ehvi"})
+"""Baselines whose ranking is for accuracy and one latency (or accuracy alone), not for a fleet of devices."""
+
+
 def get_searcher(name: str, *, dataset: str = "cifar10", partitioning: Partitioning | None = None) -> Searcher:
     """Return the baseline called `name` set up for `dataset` (and, for `rs-partition`, `partitioning`).
 

@@ -53,7 +53,7 @@ def run_study(
             known = evaluator.lookup(arch)
             duplicates_in_a_row = 0 if known is None else duplicates_in_a_row + 1
             record = known or evaluator.evaluate(arch)
-            study.tell(trial, [getattr(record, o.name) for o in evaluator.objectives])
+            study.tell(trial, [o.value(record) for o in evaluator.objectives])
     return evaluator.history
 
 

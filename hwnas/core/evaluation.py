@@ -52,6 +52,17 @@ class LatencyModel(Protocol):
         ...
 
 
+@runtime_checkable
+class FleetLatencyModel(LatencyModel, Protocol):
+    """Latency on several devices at once (`--device fpga,raspi4`); `latency_ms` is the first device's."""
+
+    devices: tuple[str, ...]
+
+    def latency_ms_per_device(self, archs: Sequence[Architecture]) -> np.ndarray:
+        """Shape (len(archs), len(devices)), float64, columns in device order."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class EvaluationRecord:
     """One evaluated architecture: what the searcher's estimator and latency model said about it."""
@@ -61,6 +72,8 @@ class EvaluationRecord:
     latency_ms: float
     step: int
     """0-based order of first evaluation; also the number of budget units spent before it."""
+    latencies: tuple[float, ...] = ()
+    """With a fleet latency model: the latency on each device, in device order (else empty)."""
 
     @property
     def arch_str(self) -> str:
@@ -148,7 +161,13 @@ class BudgetedEvaluator:
         if new:
             fresh = list(new.values())
             scores = np.asarray(self.estimator.predict(fresh), dtype=np.float64)
-            latencies = np.asarray(self.latency_model.latency_ms(fresh), dtype=np.float64)
-            for arch, score, latency in zip(fresh, scores, latencies, strict=True):
-                self._keep(EvaluationRecord(arch, float(score), float(latency), len(self.history)))
+            if isinstance(self.latency_model, FleetLatencyModel):
+                per_device = np.asarray(self.latency_model.latency_ms_per_device(fresh), dtype=np.float64)
+                for arch, score, row in zip(fresh, scores, per_device, strict=True):
+                    latencies = tuple(float(v) for v in row)
+                    self._keep(EvaluationRecord(arch, float(score), latencies[0], len(self.history), latencies))
+            else:
+                latency = np.asarray(self.latency_model.latency_ms(fresh), dtype=np.float64)
+                for arch, score, value in zip(fresh, scores, latency, strict=True):
+                    self._keep(EvaluationRecord(arch, float(score), float(value), len(self.history)))
         return [self._by_arch[str(arch)] for arch in archs]

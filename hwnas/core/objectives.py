@@ -11,11 +11,14 @@ other `Objective`s, not other code. Two sets are searched today, named on the co
   archive keeps the best-scoring record; the figure reported is the true test accuracy of the architecture
   the search would pick, the best by its estimator (`hwnas.harness.picked`). Latency is still looked up
   (a free table read) and written beside each record, but no search decision and no prompt uses it.
+
+A fleet of devices (`--device fpga,raspi4`, `fleet_objectives`) is accuracy plus one latency per device:
+each latency objective reads one element of the record's `latencies` (in device order).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -28,6 +31,13 @@ class Objective:
 
     name: str
     maximise: bool
+    index: int | None = None
+    """For an attribute holding one value per device (`latencies`), the element this objective reads."""
+
+    def value(self, record: object) -> float:
+        """The objective's value on `record`: an object with the attribute, or a mapping with the key."""
+        raw = record[self.name] if isinstance(record, Mapping) else getattr(record, self.name)
+        return float(raw if self.index is None else raw[self.index])
 
 
 ACCURACY: Final = Objective("score", maximise=True)
@@ -42,6 +52,13 @@ ACCURACY_ONLY: Final = (ACCURACY,)
 
 METRICS: Final = {"accuracy": ACCURACY, "latency": LATENCY}
 """The metrics `--objectives` may name, and the objective each one is."""
+
+
+def fleet_objectives(devices: Sequence[str]) -> tuple[Objective, ...]:
+    """Accuracy and the latency on each of `devices` (one device: `ACCURACY_LATENCY`)."""
+    if len(devices) == 1:
+        return ACCURACY_LATENCY
+    return (ACCURACY, *(Objective("latencies", maximise=False, index=i) for i in range(len(devices))))
 
 
 def parse_objectives(text: str) -> tuple[Objective, ...]:
