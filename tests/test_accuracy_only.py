@@ -199,3 +199,45 @@ def test_unknown_objective_on_the_command_line_exits_2_with_one_line(
         assert main([*verb, "--data", str(data_dir), "--objectives", "accuracy,energy"]) == 2
         err = capsys.readouterr().err.strip()
         assert err.count("\n") == 0 and "unknown objective 'energy'" in err
+
+
+def test_accuracy_only_campaign_names_its_cells_scores_the_pick_and_shows_the_reference(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    from hwnas.campaign import (
+        campaign_markdown,
+        export_results,
+        load_campaign,
+        parse_campaign,
+        run_campaign,
+        summarise_campaign,
+    )
+
+    text = """
+objectives = "accuracy"
+seeds = 2
+[[grid]]
+datasets = ["cifar100"]
+devices = ["nb201_gpu"]
+budgets = [20]
+estimators = ["oracle-val"]
+methods = ["rs", "rea"]
+[reference]
+source = "paper"
+datasets = ["cifar100"]
+rows = { "EA" = [72.82] }
+"""
+    campaign = parse_campaign("acc", text)
+    assert [c.key for c in campaign.cells] == ["cifar100-b20-oracle-val-rs", "cifar100-b20-oracle-val-rea"]
+    done = run_campaign(campaign, out=tmp_path / "out", data=str(data_dir))
+    assert not done.failed and len(done.ran) == 4
+    results = summarise_campaign(campaign, tmp_path / "out", data=str(data_dir))
+    rea_cell = results["groups"][0]["methods"]["rea"]
+    assert rea_cell["seeds"] == 2 and 0 <= rea_cell["found_optimum"]["mean"] <= 1
+    assert rea_cell["test_acc"]["mean"] <= results["groups"][0]["optimum_test_acc"]
+    table = campaign_markdown(results, command="hwnas bench --campaign acc")
+    assert "| paper |  |  | EA | 72.82 |" in table and "| hwnas | 20 | oracle-val | rea | " in table
+    assert export_results(campaign, tmp_path / "out", tmp_path / "results") == 4
+    exported = (tmp_path / "results" / "cifar100-b20-oracle-val-rea" / "seed1.csv").read_text().splitlines()
+    assert exported[0].startswith("step,arch_str") and len(exported) == 21
+    assert {c.method for c in load_campaign("collm").cells} >= {"rs", "rea", "tpe", "ehvi", "agent"}
