@@ -26,6 +26,7 @@ from hwnas.harness import picked_figures, run_baseline, run_benchmark
 from hwnas.pareto import Archive
 from hwnas.partition import make_partitioning
 from hwnas.registry import make_estimator, make_latency_model
+from hwnas.runs.store import run_info
 from hwnas.spaces.nb201 import NB201
 from hwnas.spaces.nb201.tables import BenchmarkTables
 
@@ -145,6 +146,7 @@ def test_agent_graph_searches_accuracy_alone_on_either_space(space_and_tables: C
     )  # fmt: skip
     summary = run_search(settings, name="acc", out=tmp_path, data=str(tables.folder), on_progress=lambda _: None)
     assert summary["front_size"] == 1  # the best architecture is the whole "front"
+    assert run_info(tmp_path / "acc").best.startswith("test accuracy of the pick")  # `hwnas runs`
     assert set(summary["true"]) >= {"test_acc", "found_optimum"}
     lines = (tmp_path / "acc" / "archive.csv").read_text().splitlines()[1:]
     archs = [space.parse(line.split(",")[0]) for line in lines]
