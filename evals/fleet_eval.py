@@ -16,10 +16,10 @@ import statistics
 import sys
 from collections.abc import Sequence
 
-from hwnas.core.objectives import ACCURACY_LATENCY, fleet_objectives
+from hwnas.core.objectives import ACCURACY_LATENCY, fleet_objectives, parse_fleet
 from hwnas.harness import run_baseline
 from hwnas.partition import make_partitioning
-from hwnas.registry import make_latency_model, parse_fleet
+from hwnas.registry import make_latency_model
 from hwnas.spaces.nb201 import NB201
 from hwnas.spaces.nb201.tables import load_tables
 

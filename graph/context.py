@@ -105,6 +105,10 @@ class RunSettings:
         if not math.isfinite(self.stable_eps) or self.stable_eps < 0:
             raise UsageError(f"--eps must be a non-negative number, got {self.stable_eps}")
         parse_objectives(self.objectives)
+        if "," in self.device:
+            raise UsageError(
+                f"--device {self.device}: the agent graph searches one device; a fleet is for `hwnas bench`"
+            )
 
     @property
     def objective_list(self) -> tuple[Objective, ...]:

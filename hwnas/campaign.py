@@ -165,6 +165,11 @@ def parse_campaign(name: str, text: str, *, where: str = "campaign") -> Campaign
         for dataset, device, budget, estimator, method in product(*lists):
             if method not in METHODS:
                 raise UsageError(f"{where}: unknown method {method!r}; accepted: {', '.join(METHODS)}")
+            if "," in device:
+                raise UsageError(
+                    f"{where}: device {device!r}: a campaign cell takes one device; a fleet is measured by "
+                    "`hwnas bench --device A,B` or evals/fleet_eval.py"
+                )
             if estimator not in ESTIMATORS:
                 raise UsageError(f"{where}: unknown estimator {estimator!r}; accepted: {', '.join(ESTIMATORS)}")
             cells[Cell(dataset, device, int(budget), estimator, method, space, objectives)] = None

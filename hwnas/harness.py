@@ -21,13 +21,13 @@ import numpy as np
 
 from hwnas.baselines import SEARCHERS, TWO_OBJECTIVES_ONLY, get_searcher
 from hwnas.core.evaluation import BudgetedEvaluator, EvaluationRecord, LatencyModel, check_budget
-from hwnas.core.objectives import ACCURACY_LATENCY, Objective, fleet_objectives, is_accuracy_only, objectives_name
+from hwnas.core.objectives import ACCURACY_LATENCY, Objective, is_accuracy_only, objectives_name, search_objectives
 from hwnas.core.space import Architecture
 from hwnas.core.tables import Tables
 from hwnas.errors import UsageError
 from hwnas.pareto import true_front
 from hwnas.partition import Partitioning, make_partitioning
-from hwnas.registry import make_estimator, make_latency_model, parse_fleet
+from hwnas.registry import make_estimator, make_latency_model
 from hwnas.runs.schema import write_bench_csv
 
 INDICATORS = ("igd", "hv_b", "igd_valid", "hv_b_valid")
@@ -230,7 +230,7 @@ def run_benchmark(
         raise UsageError(f"--seeds must be at least 1, got {seeds}")
     latency_model = make_latency_model(device, space=space, dataset=dataset, tables=tables)
     if not is_accuracy_only(objectives):
-        objectives = fleet_objectives(parse_fleet(device))
+        objectives = search_objectives("accuracy,latency", device)
         two_only = [m for m in methods if m in TWO_OBJECTIVES_ONLY]
         if len(objectives) > 2 and two_only:
             raise UsageError(f"method {two_only[0]!r} ranks two objectives only; a fleet of devices has more")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, cast
 
 from hwnas.core.evaluation import Estimator, LatencyModel
+from hwnas.core.objectives import parse_fleet
 from hwnas.core.space import SearchSpace
 from hwnas.core.tables import Tables
 from hwnas.errors import UsageError
@@ -76,14 +77,3 @@ def make_latency_model(
         _need_nb201(space, f"device {device!r}")
         return make_local_latency_model(device, dataset=dataset, **options)
     return TableLatency(_need_tables(tables, f"device {device!r}"), dataset, device)
-
-
-def parse_fleet(device: str) -> tuple[str, ...]:
-    """The devices of a comma-separated `--device` value; a UsageError if one is empty or repeated."""
-    devices = tuple(d.strip() for d in device.split(","))
-    if any(not d for d in devices):
-        raise UsageError(f"--device {device!r} names an empty device")
-    repeated = sorted({d for d in devices if devices.count(d) > 1})
-    if repeated:
-        raise UsageError(f"--device {device!r} names {repeated[0]!r} twice")
-    return devices

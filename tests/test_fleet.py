@@ -91,3 +91,18 @@ def test_bad_fleet_on_the_command_line_exits_2_with_one_line(
     assert err.count("\n") == 0 and "'fpga' twice" in err
     assert main(["bench", "--data", str(data_dir), "--methods", "ehvi", "--device", "fpga,raspi4"]) == 2
     assert "two objectives only" in capsys.readouterr().err
+
+
+def test_the_agent_graph_refuses_a_fleet() -> None:
+    from hwnas.graph.context import RunSettings
+
+    with pytest.raises(UsageError, match="the agent graph searches one device"):
+        RunSettings(device="fpga,raspi4")
+
+
+def test_a_campaign_cell_takes_one_device() -> None:
+    from hwnas.campaign import parse_campaign
+
+    text = '[[grid]]\ndevices = ["fpga,raspi4"]\nbudgets = [20]\nestimators = ["oracle-val"]\nmethods = ["rs"]\n'
+    with pytest.raises(UsageError, match="a campaign cell takes one device"):
+        parse_campaign("fleet", text)

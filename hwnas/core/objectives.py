@@ -86,3 +86,23 @@ def objectives_name(objectives: Sequence[Objective]) -> str:
 def is_accuracy_only(objectives: Sequence[Objective]) -> bool:
     """Whether the search optimises the estimator's score alone."""
     return tuple(objectives) == ACCURACY_ONLY
+
+
+def parse_fleet(device: str) -> tuple[str, ...]:
+    """The devices of a comma-separated `--device` value; a UsageError if one is empty or repeated."""
+    devices = tuple(d.strip() for d in device.split(","))
+    if any(not d for d in devices):
+        raise UsageError(f"--device {device!r} names an empty device")
+    repeated = sorted({d for d in devices if devices.count(d) > 1})
+    if repeated:
+        raise UsageError(f"--device {device!r} names {repeated[0]!r} twice")
+    return devices
+
+
+def search_objectives(objectives: str, device: str) -> tuple[Objective, ...]:
+    """What a search on `device` (one, or a comma-separated fleet) optimises under `--objectives`.
+
+    Accuracy alone ignores the device; otherwise accuracy and each device's latency (`fleet_objectives`).
+    """
+    chosen = parse_objectives(objectives)
+    return chosen if is_accuracy_only(chosen) else fleet_objectives(parse_fleet(device))
