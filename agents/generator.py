@@ -8,6 +8,9 @@ decoding can only write valid, in-partition, new children.
 
 The `generator_policy` setting replaces the model's choice by the first option of each child's list
 (`top`) or a random one (`random`), the ablations that show what the model's choices add.
+
+With accuracy as the only objective the prompt is `generator_accuracy`: options show the prediction and
+the expected improvement over the best score, and nothing of latency.
 """
 
 from __future__ import annotations
@@ -54,12 +57,18 @@ def reply_schema(options: list[list[str]]) -> type[GeneratorReply]:
     return create_model("GeneratorReply", __base__=GeneratorReply, **fields)
 
 
-def describe_option(option: Option, space: SearchSpace) -> str:
+def describe_option(option: Option, space: SearchSpace, *, latency: bool = True) -> str:
     """One option line: `o1: [c3x3 none skip c1x1 pool c3x3] | 0.712±0.031 | 1.23 ms | gain 4.1`.
 
     The ops are the space's short names, slot by slot: prompt tokens cost time on the embedded model.
+    Without `latency` (accuracy alone) the latency column is left out.
     """
     ops = " ".join(space.short_ops[op] for op in space.parse(option["arch"]).ops)
+    if not latency:
+        return (
+            f"{option['rationale']}: [{ops}] | {option['predicted']:.3f}±{option['uncertainty']:.3f} | "
+            f"gain {option['gain']:.2g}"
+        )
     return (
         f"{option['rationale']}: [{ops}] | "
         f"{option['predicted']:.3f}±{option['uncertainty']:.3f} | {option['latency_ms']:.3g} ms | "
@@ -68,23 +77,26 @@ def describe_option(option: Option, space: SearchSpace) -> str:
 
 
 def generator_messages(
-    task: PartitionTask, partition_text: str, children: int, space: SearchSpace
+    task: PartitionTask, partition_text: str, children: int, space: SearchSpace, *, latency: bool = True
 ) -> list[tuple[str, str]]:
-    """The system and user messages for one Generator call (fixed text first, so llama.cpp reuses it)."""
+    """The system and user messages for one Generator call (fixed text first, so llama.cpp reuses it).
+
+    Without `latency` (accuracy alone) the prompt is `generator_accuracy`.
+    """
     rejections = (
         "Your previous children were rejected:\n" + "\n".join(f"- {r}" for r in task["rejections"]) + "\n"
         if task["rejections"]
         else ""
     )
     user = render(
-        "generator",
-        space=space.describe(),
+        "generator" if latency else "generator_accuracy",
+        space=space.describe(latency=latency),
         slots=f"{space.slot_noun}s 0..{len(space.slots) - 1}",
         partition=partition_text,
         strategy=task["strategy"],
         note=task["note"],
         heuristics="\n".join(task["heuristics"]) or "(none yet)",
-        options="\n".join(describe_option(o, space) for o in task["options"]),
+        options="\n".join(describe_option(o, space, latency=latency) for o in task["options"]),
         children=children,
         rejections=rejections,
     )
@@ -112,7 +124,9 @@ def generator_node(task: PartitionTask, runtime: Runtime[Context]) -> dict[str, 
         try:
             reply = ctx.llm.structured(
                 agent=AGENT,
-                messages=generator_messages(task, partition_text, children, ctx.space),
+                messages=generator_messages(
+                    task, partition_text, children, ctx.space, latency=not ctx.settings.accuracy_only
+                ),
                 schema=reply_schema(lists),
                 context=trace_fields,
             )

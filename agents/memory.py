@@ -46,7 +46,7 @@ def memory_node(state: SearchState, runtime: Runtime[Context]) -> dict[str, Any]
     ctx = runtime.context
     round_number = state.get("round", 0)
     knowledge: dict[str, Any] = state.get("knowledge", {"version": 0, "heuristics": [], "history": []})
-    if not ctx.settings.use_knowledge:
+    if not ctx.settings.knowledge_on:
         return {}
     edits = supported_edits(edit_effects(ctx.space, state.get("archive", [])))
     update = KnowledgeUpdate()

@@ -139,13 +139,17 @@ def uniform_orders(active: list[int], round_size: int) -> dict[int, PartitionOrd
     }
 
 
-def select_parents(archive: list[Evaluated], partition: int, k: int) -> list[Parent]:
+def select_parents(archive: list[Evaluated], partition: int, k: int, *, accuracy_only: bool = False) -> list[Parent]:
     """Up to k parents spread along the partition's front (fastest to best), then its best-scoring others.
 
     Spreading matters: the best-scoring k of a long front all sit at its slow end, and a search that
     only breeds from those never improves the fast end, where the true front's cheapest points lie.
+    With accuracy alone there is no front to spread along: the k best-scoring members.
     """
     members = [r for r in archive if r["partition"] == partition]
+    if accuracy_only:
+        best = sorted(members, key=lambda r: -r["score"])[:k]
+        return [Parent(arch=r["arch"], score=r["score"], latency_ms=r["latency_ms"]) for r in best]
     front = sorted(non_dominated_records(members), key=lambda r: r["latency_ms"])
     if len(front) > k:
         front = [front[round(i * (len(front) - 1) / (k - 1))] for i in range(k)] if k > 1 else front[-1:]
@@ -155,17 +159,22 @@ def select_parents(archive: list[Evaluated], partition: int, k: int) -> list[Par
 
 
 def _partition_table(state: SearchState, ctx: Context, gains: dict[int, float]) -> str:
+    """One line per partition; its fourth column is the front's size, or with accuracy alone its best score."""
     counts = Counter(r["partition"] for r in state.get("archive", []))
     lines = []
     for part in ctx.partitioning.partitions:
         progress = state.get("progress", {}).get(part.index)
         hv = progress["hv_history"] if progress else []
         trend = " -> ".join(f"{v:.3f}" for v in hv[-3:]) or "n/a"
-        front = non_dominated_records([r for r in state.get("archive", []) if r["partition"] == part.index])
+        members = [r for r in state.get("archive", []) if r["partition"] == part.index]
+        if ctx.settings.accuracy_only:
+            size_or_best = f"{max(r['score'] for r in members):.3f}" if members else "n/a"
+        else:
+            size_or_best = str(len(non_dominated_records(members)))
         stable = "yes" if progress and progress["stable"] else "no"
         gain = f"{gains[part.index]:.1f}" if part.index in gains else "n/a"
         lines.append(
-            f"{part.index}: {part.description} | {counts[part.index]} | {len(front)} | {trend} | {gain} | {stable}"
+            f"{part.index}: {part.description} | {counts[part.index]} | {size_or_best} | {trend} | {gain} | {stable}"
         )
     return "\n".join(lines)
 
@@ -185,13 +194,17 @@ def _history(state: SearchState) -> str:
 def navigator_messages(
     state: SearchState, ctx: Context, budget_left: int, gains: dict[int, float]
 ) -> list[tuple[str, str]]:
-    """The system and user messages for one Navigator call (`gains`: expected gain per active partition)."""
+    """The system and user messages for one Navigator call (`gains`: expected gain per active partition).
+
+    With accuracy alone the prompt is `navigator_accuracy`, which says nothing of latency or devices.
+    """
     settings = ctx.settings
+    goal = {"space": ctx.space.describe(latency=not settings.accuracy_only), "dataset": settings.dataset}
+    if not settings.accuracy_only:
+        goal["device"] = settings.device
     user = render(
-        "navigator",
-        space=ctx.space.describe(),
-        dataset=settings.dataset,
-        device=settings.device,
+        "navigator_accuracy" if settings.accuracy_only else "navigator",
+        **goal,
         budget_left=budget_left,
         round=state.get("round", 0) + 1,
         round_size=settings.round_size,
@@ -209,14 +222,15 @@ GAIN_PREVIEW = 4
 def expected_gains(state: SearchState, ctx: Context, active: list[int]) -> dict[int, float]:
     """Each active partition's expected hypervolume gain from its next `GAIN_PREVIEW` ranked options."""
     archive = state.get("archive", [])
+    settings = ctx.settings
     gains = {}
     for p in active:
         preview = PartitionTask(
             round=state.get("round", 0) + 1, attempt=0, partition=p, slots=GAIN_PREVIEW, strategy="mixed", note="",
-            parents=select_parents(archive, p, ctx.settings.parents_per_prompt), heuristics=[], rejections=[],
-            options=[],
+            parents=select_parents(archive, p, settings.parents_per_prompt, accuracy_only=settings.accuracy_only),
+            heuristics=[], rejections=[], options=[],
         )  # fmt: skip
-        options = ctx.coordinator.offer(archive, preview, move_rng(ctx.settings.seed, preview))
+        options = ctx.coordinator.offer(archive, preview, move_rng(settings.seed, preview))
         gains[p] = sum(o["gain"] for o in options[:GAIN_PREVIEW])
     return gains
 
@@ -256,7 +270,7 @@ def navigator_node(state: SearchState, runtime: Runtime[Context]) -> dict[str, A
     orders, overrides = apply_guardrail(asked, active, settings.round_size, remaining)
     if overrides:
         ctx.trace.write("guardrail", agent=AGENT, round=round_number, overrides=overrides)
-    knowledge = heuristic_lines(state.get("knowledge", {}), ctx.space.slot_noun) if settings.use_knowledge else []
+    knowledge = heuristic_lines(state.get("knowledge", {}), ctx.space.slot_noun) if settings.knowledge_on else []
     ctx.coordinator.reset(state.get("archive", []))
     tasks = {}
     for p, order in sorted(orders.items()):
@@ -267,7 +281,9 @@ def navigator_node(state: SearchState, runtime: Runtime[Context]) -> dict[str, A
             slots=order.candidates,
             strategy=order.strategy,
             note=order.note,
-            parents=select_parents(state.get("archive", []), p, settings.parents_per_prompt),
+            parents=select_parents(
+                state.get("archive", []), p, settings.parents_per_prompt, accuracy_only=settings.accuracy_only
+            ),
             heuristics=knowledge,
             rejections=[],
             options=[],

@@ -12,6 +12,7 @@ import math
 from dataclasses import MISSING, asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any, Final
 
+from hwnas.core.objectives import Objective, is_accuracy_only, parse_objectives
 from hwnas.errors import UsageError
 from hwnas.spaces import get_space
 
@@ -84,6 +85,11 @@ class RunSettings:
     this setting behaved."""
     blind_prompts: bool = False
     """Prompts name neither the benchmark nor the real ops (`hwnas.llm.blind`); replies are mapped back."""
+    objectives: str = "accuracy,latency"
+    """What the search optimises (`hwnas.core.objectives.parse_objectives`): the front of accuracy and
+    latency, or `accuracy` alone (the Coordinator ranks by expected improvement, the stop test watches the
+    best score, prompts say nothing of latency and the heuristic memory, whose statements are about both,
+    is off)."""
 
     def __post_init__(self) -> None:
         for name, low in (
@@ -107,6 +113,26 @@ class RunSettings:
             raise UsageError(f"--budget must be at most {size} (the space's size), got {self.budget}")
         if not math.isfinite(self.stable_eps) or self.stable_eps < 0:
             raise UsageError(f"--eps must be a non-negative number, got {self.stable_eps}")
+        parse_objectives(self.objectives)
+        if "," in self.device:
+            raise UsageError(
+                f"--device {self.device}: the agent graph searches one device; a fleet is for `hwnas bench`"
+            )
+
+    @property
+    def objective_list(self) -> tuple[Objective, ...]:
+        """The objectives the search optimises."""
+        return parse_objectives(self.objectives)
+
+    @property
+    def accuracy_only(self) -> bool:
+        """Whether the search optimises the estimator's score alone."""
+        return is_accuracy_only(self.objective_list)
+
+    @property
+    def knowledge_on(self) -> bool:
+        """Whether the heuristic memory runs: asked for, and the search is on accuracy and latency."""
+        return self.use_knowledge and not self.accuracy_only
 
     def as_dict(self) -> dict[str, Any]:
         """The settings as a JSON-ready dict."""

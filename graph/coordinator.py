@@ -21,7 +21,7 @@ AGENT = "coordinator"
 
 def knowledge_in_use(state: SearchState, ctx: Context) -> list[dict[str, Any]]:
     """The kept heuristics, or none in the ablation without the knowledge base."""
-    return list(state.get("knowledge", {}).get("heuristics", [])) if ctx.settings.use_knowledge else []
+    return list(state.get("knowledge", {}).get("heuristics", [])) if ctx.settings.knowledge_on else []
 
 
 def move_rng(seed: int, task: PartitionTask) -> np.random.Generator:

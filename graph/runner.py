@@ -37,6 +37,7 @@ from hwnas.errors import UsageError, check_writable_folder
 from hwnas.graph.context import Context, RunSettings
 from hwnas.graph.graph import build_graph, recursion_limit
 from hwnas.graph.state import SearchState
+from hwnas.harness import picked_figures
 from hwnas.llm import make_llm
 from hwnas.llm.blind import Blinding
 from hwnas.pareto import TrueFront, non_dominated_records, true_front, true_indicators
@@ -125,7 +126,7 @@ def write_outputs(
 ) -> dict[str, Any]:
     """Write archive, front, knowledge base and summary; return the summary."""
     archive = state.get("archive", [])
-    front = non_dominated_records(archive)
+    front = non_dominated_records(archive, settings.objective_list)
     write_archive_csv(paths.root / "archive.csv", archive)
     write_archive_csv(paths.root / "front.csv", front)
     (paths.root / "knowledge_base.json").write_text(json.dumps(state.get("knowledge", {}), indent=2))
@@ -139,7 +140,10 @@ def write_outputs(
         "wall_s": round(wall_s, 2),
         **llm_usage(paths.trace),
     }
-    if tables is not None and tables.has(settings.dataset, settings.device):
+    if tables is not None and settings.accuracy_only and archive:
+        archs = [r["arch"] for r in archive]
+        summary["true"] = picked_figures(tables, settings.dataset, archs, [r["score"] for r in archive])
+    elif tables is not None and tables.has(settings.dataset, settings.device):
         summary["true"] = true_indicators(tables, settings.dataset, settings.device, [r["arch"] for r in archive])
     (paths.root / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
@@ -198,9 +202,17 @@ class LLMCallCount:
         return self.count
 
 
-def _progress_fields(state: SearchState, llm_calls: LLMCallCount, truth: TrueFront | None) -> dict[str, Any]:
-    """Round, front size, true HV_B (with benchmark truth) and LLM calls, for the progress display."""
+def _progress_fields(
+    state: SearchState, llm_calls: LLMCallCount, truth: TrueFront | None, settings: RunSettings
+) -> dict[str, Any]:
+    """Round, front size, true HV_B (with benchmark truth) and LLM calls, for the progress display.
+
+    With accuracy alone: round, the best score so far and LLM calls.
+    """
     archive = state.get("archive", [])
+    if settings.accuracy_only:
+        best = max((r["score"] for r in archive), default=None)
+        return {"round": state.get("round", 0), "best": best, "llm_calls": llm_calls()}
     return {
         "round": state.get("round", 0),
         "front": len(non_dominated_records(archive)),
@@ -260,6 +272,7 @@ def run_search(
         settings.candidates,
         budget=settings.budget,
         option_labels=settings.option_labels,
+        objectives=settings.objective_list,
     )
     trace = TraceWriter(paths.trace)  # creates nothing until its first record
     llm = make_llm(
@@ -309,7 +322,7 @@ def run_search(
                 for update in graph.stream(None if resuming else {}, config, context=context, stream_mode="updates"):
                     if progress.due() or "assess" in update:
                         state: SearchState = graph.get_state(config).values  # type: ignore[assignment]
-                        fields = _progress_fields(state, llm_calls, truth)
+                        fields = _progress_fields(state, llm_calls, truth, settings)
                         evaluated = len(state.get("archive", []))
                         progress.update(evaluated, **fields)
                         if "assess" in update:  # once per round

@@ -80,13 +80,16 @@ class PartitionTask(TypedDict):
 
 
 class PartitionProgress(TypedDict):
-    """Front hypervolume per round inside one partition, all measured in the partition's latest frame."""
+    """Front hypervolume per round inside one partition, all measured in the partition's latest frame.
+
+    With accuracy as the only objective the measure is the partition's best score (and `frame` is empty).
+    """
 
     frame: list[float]
     counts: list[int]
     """How many of the partition's archive records existed at each round in which it got new ones."""
     hv_history: list[float]
-    """The front hypervolume of the first `counts[i]` records, for each i."""
+    """The front hypervolume (accuracy alone: the best score) of the first `counts[i]` records, for each i."""
     stable: bool
 
 

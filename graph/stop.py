@@ -10,6 +10,11 @@ round) in the current frame, so a child far better than anything before still co
 partition is stable once its front has grown by less than `stable_eps` (relative) for
 `stable_window` consecutive rounds in which it got new evaluations (a round that tried nothing there
 is no evidence either way).
+
+With accuracy as the only objective (`RunSettings.accuracy_only`) a partition's measure is its best score
+instead of its front's hypervolume, a partition is stable once that has not risen for `stable_window`
+rounds in which it got new evaluations, and the search also ends when the run's best score has not risen
+for `stable_window` rounds (`BestScoreStalled`).
 """
 
 from __future__ import annotations
@@ -21,7 +26,15 @@ import numpy as np
 from langgraph.runtime import Runtime
 from pymoo.indicators.hv import HV
 
-from hwnas.core.stop import BudgetSpent, EveryPartitionStable, FirstMet, RoundCap, SearchStatus
+from hwnas.core.stop import (
+    BestScoreStalled,
+    BudgetSpent,
+    EveryPartitionStable,
+    FirstMet,
+    RoundCap,
+    SearchStatus,
+    rounds_without_gain,
+)
 from hwnas.graph.context import Context, RunSettings
 from hwnas.graph.state import Evaluated, PartitionProgress, SearchState
 
@@ -60,7 +73,22 @@ def is_stable(history: list[float], eps: float, window: int) -> bool:
 
 def stop_criteria(settings: RunSettings) -> FirstMet:
     """The run's stop criteria, in the order their reasons take precedence."""
+    if settings.accuracy_only:
+        return FirstMet([
+            BudgetSpent(settings.budget), BestScoreStalled(settings.stable_window), EveryPartitionStable(),
+            RoundCap(settings.max_rounds),
+        ])  # fmt: skip
     return FirstMet([BudgetSpent(settings.budget), EveryPartitionStable(), RoundCap(settings.max_rounds)])
+
+
+def best_by_round(archive: list[Evaluated], rounds: int) -> tuple[float, ...]:
+    """The best score evaluated by the end of each round 0..rounds (rounds with nothing yet are left out)."""
+    best: list[float] = []
+    for round_number in range(rounds + 1):
+        scores = [r["score"] for r in archive if r["round"] <= round_number]
+        if scores:
+            best.append(max(scores))
+    return tuple(best)
 
 
 def assess_node(state: SearchState, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -75,6 +103,11 @@ def assess_node(state: SearchState, runtime: Runtime[Context]) -> dict[str, Any]
         if not members or (previous and previous["counts"][-1] == len(members)):
             continue  # nothing new was tried here: no evidence that the front stopped improving
         counts = [*(previous["counts"] if previous else []), len(members)]
+        if settings.accuracy_only:
+            best = [max(r["score"] for r in members[:count]) for count in counts]
+            stable = rounds_without_gain(best) >= settings.stable_window
+            progress[part.index] = PartitionProgress(frame=[], counts=counts, hv_history=best, stable=stable)
+            continue
         frame = frame_for(members)  # the archive only grows, so the first `count` records are that round's
         history = [front_hypervolume(members[:count], frame) for count in counts]
         progress[part.index] = PartitionProgress(
@@ -90,6 +123,7 @@ def assess_node(state: SearchState, runtime: Runtime[Context]) -> dict[str, Any]
         partitions=len(ctx.partitioning.partitions),
         stable=frozenset(p for p, v in progress.items() if v["stable"]),
         assessed=frozenset(progress),
+        best_by_round=best_by_round(archive, round_number),
     )
     stop_reason = stop_criteria(settings).reason_to_stop(status)
     ctx.trace.write(

@@ -11,6 +11,13 @@ A campaign is a TOML file in `evals/` (`load_campaign("main")`) or anywhere (`lo
     methods = ["rs", "nsga2", "agent", "agent-top@flops-k4"]   # METHOD@AXIS[-kBINS]: its partitions
     datasets = ["cifar10"]        # optional, default cifar10
 
+A campaign with `objectives = "accuracy"` (CoLLM-NAS's single-objective protocol, `evals/collm.toml`)
+scores each unit by the test accuracy of the architecture the run picks by its estimator
+(`hwnas.harness.picked_figures`); the latency of its `devices` is only recorded (NB201's `nb201_gpu` has
+latency for every dataset), its cells are named `<dataset>-b<budget>-<estimator>-<method>`, and an optional
+`[reference]` table holds published rows (`rows = {"name" = [one figure per dataset]}`, with `datasets`
+and `source`) that its markdown table shows beside the measured ones.
+
 `run_campaign(campaign, out=..., workers=...)` runs each (cell, seed) *unit* once (with
 `execution=Execution("ray")`, as Ray tasks: `hwnas.scale.campaign`, same files): the unit's result is
 `OUT/units/<cell>/seed<k>.json`, written atomically when the unit ends, and a unit whose file exists is
@@ -44,9 +51,10 @@ from typing import Any, Final
 import numpy as np
 
 from hwnas.baselines import SEARCHERS
+from hwnas.core.objectives import is_accuracy_only, objectives_name, parse_objectives
 from hwnas.core.tables import Tables
 from hwnas.errors import UsageError
-from hwnas.harness import run_baseline
+from hwnas.harness import indicators_for, picked_figures, run_baseline
 from hwnas.pareto import true_front, true_indicators
 from hwnas.partition import Partitioning, axes, make_partitioning
 from hwnas.registry import ESTIMATORS, make_latency_model
@@ -128,10 +136,19 @@ class Cell:
     method: str
     space: str = "nb201"
     """The search space (`hwnas.spaces`); not part of the key, so NB201 cells keep their file names."""
+    objectives: str = "accuracy,latency"
+    """What the cell's runs optimise (`hwnas.core.objectives`)."""
+
+    @property
+    def accuracy_only(self) -> bool:
+        """Whether the cell searches accuracy alone (CoLLM-NAS's protocol)."""
+        return is_accuracy_only(parse_objectives(self.objectives))
 
     @property
     def key(self) -> str:
-        """File-safe name: `cifar10-fpga-b120-zc-agent`."""
+        """File-safe name: `cifar10-fpga-b120-zc-agent`; with accuracy alone `cifar10-b100-oracle-val-rea`."""
+        if self.accuracy_only:
+            return f"{self.dataset}-b{self.budget}-{self.estimator}-{self.method}"
         return f"{self.dataset}-{self.device}-b{self.budget}-{self.estimator}-{self.method}"
 
     @property
@@ -148,6 +165,8 @@ class Campaign:
     cells: tuple[Cell, ...]
     seeds: int
     description: str = ""
+    reference: dict[str, Any] = field(default_factory=dict)
+    """Published figures shown beside the measured ones (the TOML's `[reference]` table), or empty."""
 
     def select(self, only: str | None) -> Campaign:
         """Keep the cells whose key matches one of the comma-separated globs (plain text: a substring)."""
@@ -180,6 +199,7 @@ def parse_campaign(name: str, text: str, *, where: str = "campaign") -> Campaign
     cells: dict[Cell, None] = {}
     space = str(payload.get("space", "nb201"))
     get_space(space)  # an unknown space fails here, naming the known ones
+    objectives = objectives_name(parse_objectives(str(payload.get("objectives", "accuracy,latency"))))
     for block in payload.get("grid", []):
         lists = [
             _as_list(block, "datasets", ["cifar10"], where),
@@ -193,15 +213,23 @@ def parse_campaign(name: str, text: str, *, where: str = "campaign") -> Campaign
                 method_variant(method, space)
             except UsageError as error:
                 raise UsageError(f"{where}: {error}") from None
+            if "," in device:
+                raise UsageError(
+                    f"{where}: device {device!r}: a campaign cell takes one device; a fleet is measured by "
+                    "`hwnas bench --device A,B` or evals/fleet_eval.py"
+                )
             if estimator not in ESTIMATORS:
                 raise UsageError(f"{where}: unknown estimator {estimator!r}; accepted: {', '.join(ESTIMATORS)}")
-            cells[Cell(dataset, device, int(budget), estimator, method, space)] = None
+            cells[Cell(dataset, device, int(budget), estimator, method, space, objectives)] = None
     if not cells:
         raise UsageError(f"{where} defines no cell: add a [[grid]] block")
     seeds = int(payload.get("seeds", 10))
     if seeds < 1:
         raise UsageError(f"{where}: seeds must be at least 1, got {seeds}")
-    return Campaign(name, tuple(cells), seeds, str(payload.get("description", "")).strip())
+    reference = payload.get("reference", {})
+    if not isinstance(reference, dict):
+        raise UsageError(f"{where}: [reference] must be a table")
+    return Campaign(name, tuple(cells), seeds, str(payload.get("description", "")).strip(), reference)
 
 
 def available_campaigns() -> list[str]:
@@ -260,7 +288,12 @@ EXPORT_COLUMNS: Final = ("step", "arch_str", "score", "latency_ms")
 
 
 def export_folder(cell: Cell) -> str:
-    """A cell's folder of exported archives: `<device>-b<budget>-<estimator>-<method>` (non-CIFAR-10: dataset first)."""
+    """A cell's folder of exported archives: `<device>-b<budget>-<estimator>-<method>`.
+
+    The dataset goes first when it is not CIFAR-10; an accuracy-only cell's folder is its key.
+    """
+    if cell.accuracy_only:
+        return cell.key
     folder = f"{cell.device}-b{cell.budget}-{cell.estimator}-{cell.method}"
     return folder if cell.dataset == "cifar10" else f"{cell.dataset}-{folder}"
 
@@ -333,10 +366,11 @@ def _run_baseline(cell: Cell, seed: int, paths: UnitPaths, tables: Tables) -> di
         latency_model=make_latency_model(cell.device, space=space, dataset=cell.dataset, tables=tables),
         budget=cell.budget,
         partitioning=_partitioning(cell, seed, tables),
-        archive_csv=archive,
+        archive_csv=archive, objectives=parse_objectives(cell.objectives),
     )  # fmt: skip
     archs = [r.arch_str for r in run.records]
-    return {"archs": archs, "wall_s": run.wall_s, "archive": str(archive), **run.usage}
+    scores = [r.score for r in run.records]
+    return {"archs": archs, "scores": scores, "wall_s": run.wall_s, "archive": str(archive), **run.usage}
 
 
 def _run_agent(cell: Cell, seed: int, paths: UnitPaths, data: str | None, chat_model: Any) -> dict[str, Any]:
@@ -354,6 +388,7 @@ def _run_agent(cell: Cell, seed: int, paths: UnitPaths, data: str | None, chat_m
         estimator=cell.estimator,
         budget=cell.budget,
         seed=seed,
+        objectives=cell.objectives,
         **{**AGENT_METHODS[variant.base], **partitions},
     )
     model = chat_model if settings.llm != "random" else None
@@ -366,10 +401,12 @@ def _run_agent(cell: Cell, seed: int, paths: UnitPaths, data: str | None, chat_m
     summary = run_search(settings, name=f"seed{seed}", out=paths.runs, data=data, chat_model=model,
                          on_progress=lambda _line: None)  # fmt: skip
     with (run_dir / "archive.csv").open(encoding="utf-8") as handle:
-        archs = [line.split(",", 1)[0] for line in handle.read().splitlines()[1:]]
+        rows = list(csv.DictReader(handle))
+    archs, scores = [row["arch_str"] for row in rows], [float(row["score"]) for row in rows]
     keys = ("llm_calls", "tokens_in", "tokens_out", "rounds", "stop_reason")
     wall_s = summary["wall_s"] if earlier_wall_s is None else earlier_wall_s
-    return {"archs": archs, "wall_s": wall_s, "archive": str(run_dir / "archive.csv"), "resumed": resumed,
+    return {"archs": archs, "scores": scores, "wall_s": wall_s, "archive": str(run_dir / "archive.csv"),
+            "resumed": resumed,
             **{k: summary.get(k) for k in keys}}  # fmt: skip
 
 
@@ -381,12 +418,16 @@ def run_unit(cell: Cell, seed: int, out: Path, data: str | None = None, chat_mod
         run = _run_agent(cell, seed, paths, data, chat_model)
     else:
         run = _run_baseline(cell, seed, paths, tables)
-    archs = run.pop("archs")
+    archs, scores = run.pop("archs"), run.pop("scores")
+    if cell.accuracy_only:
+        figures = picked_figures(tables, cell.dataset, archs, scores)
+    else:
+        figures = true_indicators(tables, cell.dataset, cell.device, archs)
     result = {
         "cell": asdict(cell),
         "seed": seed,
         "evaluated": len(archs),
-        **true_indicators(tables, cell.dataset, cell.device, archs),
+        **figures,
         **exploration_bias(tables, cell, archs),
         **run,
     }
@@ -515,12 +556,12 @@ def _load_results(out: Path, cell: Cell, seeds: int) -> list[dict[str, Any]]:
     return results
 
 
-def summarise_cell(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def summarise_cell(results: Sequence[dict[str, Any]], indicators: Sequence[str] = INDICATORS) -> dict[str, Any]:
     """Mean ± std of each indicator, mean cost figures and mean exploration bias over a cell's seeds."""
     if not results:
         return {"seeds": 0, "status": NOT_RUN}
     summary: dict[str, Any] = {"seeds": len(results), "status": "run", "seed_list": [r["seed"] for r in results]}
-    for key in (*INDICATORS, "latency_coverage"):
+    for key in (*indicators, "latency_coverage"):
         summary[key] = dict(zip(("mean", "std"), _mean_std([r[key] for r in results]), strict=True))
     for key in ("wall_s", "llm_calls", "tokens_in", "tokens_out", "zc_torch_s", "evaluated"):
         values = [r[key] for r in results if r.get(key) is not None]
@@ -530,10 +571,15 @@ def summarise_cell(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
-def _wins(cells: Sequence[Cell], per_cell: dict[Cell, list[dict[str, Any]]]) -> dict[str, dict[str, int]]:
-    """Per method, on the seeds every run method of the group shares (`of`): how often it had the best IGD / HV_B."""
+def _wins(
+    cells: Sequence[Cell], per_cell: dict[Cell, list[dict[str, Any]]], indicators: Sequence[str] = INDICATORS
+) -> dict[str, dict[str, int]]:
+    """Per method, on the seeds every run method of the group shares (`of`): how often it had the best of each.
+
+    Best: the lowest IGD, the highest of the other indicators.
+    """
     ran = [c for c in cells if per_cell[c]]
-    wins = {c.method: {"igd": 0, "hv_b": 0, "igd_valid": 0, "hv_b_valid": 0, "of": 0} for c in cells}
+    wins = {c.method: {**dict.fromkeys(indicators, 0), "of": 0} for c in cells}
     if len(ran) < 2:
         return wins
     by_seed = {c: {r["seed"]: r for r in per_cell[c]} for c in ran}
@@ -541,7 +587,7 @@ def _wins(cells: Sequence[Cell], per_cell: dict[Cell, list[dict[str, Any]]]) -> 
     for c in cells:
         wins[c.method]["of"] = len(common)
     for seed in sorted(common):
-        for key in INDICATORS:
+        for key in indicators:
             values = [by_seed[c][seed][key] for c in ran]
             best = min(values) if key.startswith("igd") else max(values)
             for c, value in zip(ran, values, strict=True):
@@ -558,7 +604,17 @@ def summarise_campaign(campaign: Campaign, out: Path, *, data: str | None = None
         groups.setdefault(cell.group, []).append(cell)
     payload_groups = []
     for (dataset, device, budget, estimator), cells in groups.items():
-        wins = _wins(cells, per_cell)
+        indicators = indicators_for(parse_objectives(cells[0].objectives))
+        wins = _wins(cells, per_cell, indicators)
+        if cells[0].accuracy_only:
+            test, val = tables.accuracy(dataset, "test"), tables.accuracy(dataset, "val")
+            payload_groups.append({
+                "dataset": dataset, "device": device, "budget": budget, "estimator": estimator,
+                "optimum_test_acc": float(test.max()), "best_by_val_test_acc": float(test[int(np.argmax(val))]),
+                "methods": {c.method: {**summarise_cell(per_cell[c], indicators), "wins": wins[c.method]}
+                            for c in cells},
+            })  # fmt: skip
+            continue
         front = true_front(tables, dataset, device)
         payload_groups.append({
             "dataset": dataset, "device": device, "budget": budget, "estimator": estimator,
@@ -570,6 +626,8 @@ def summarise_campaign(campaign: Campaign, out: Path, *, data: str | None = None
     payload = {
         "campaign": campaign.name,
         "description": campaign.description,
+        "objectives": campaign.cells[0].objectives,
+        "reference": campaign.reference,
         "seeds_planned": campaign.seeds,
         "partition_axis_for_bias": BIAS_AXIS,
         "partition_names": [p.name for p in bias_partitions],
@@ -590,6 +648,8 @@ def _number(value: float | None, digits: int = 0) -> str:
 
 def campaign_markdown(results: dict[str, Any], *, command: str, plots: Iterable[str] = ()) -> str:
     """The campaign's tables: quality per group and method, then exploration bias; unrun cells say so."""
+    if is_accuracy_only(parse_objectives(results.get("objectives", "accuracy,latency"))):
+        return accuracy_markdown(results, command=command)
     lines = [f"Regenerate (runs only the units that have no result yet, then rewrites this block): `{command}`", ""]
     seeds_planned = results["seeds_planned"]
     lines += [
@@ -668,8 +728,8 @@ def write_plots(results: dict[str, Any], folder: Path) -> list[Path]:
     name = results["campaign"]
     groups = [g for g in results["groups"] if any(s["seeds"] for s in g["methods"].values())]
     written: list[Path] = []
-    if not groups:
-        return written
+    if not groups or is_accuracy_only(parse_objectives(results.get("objectives", "accuracy,latency"))):
+        return written  # an accuracy-only campaign is one table (`accuracy_markdown`)
     for key, label in (("hv_b", "HV_B (higher is better)"), ("igd", "IGD (lower is better)")):
         columns = min(4, len(groups))
         rows = -(-len(groups) // columns)
@@ -713,3 +773,98 @@ def write_plots(results: dict[str, Any], folder: Path) -> list[Path]:
     plt.close(figure)
     written.append(path)
     return written
+
+
+def accuracy_markdown(results: dict[str, Any], *, command: str) -> str:
+    """An accuracy-only campaign's table, with the `[reference]` rows beside the measured ones.
+
+    Per method and dataset: the test accuracy of the picked architecture (mean ± std over seeds) and how
+    often it was the optimum.
+    """
+    groups = results["groups"]
+    budgets, estimators = sorted({g["budget"] for g in groups}), sorted({g["estimator"] for g in groups})
+    datasets = list(dict.fromkeys(g["dataset"] for g in groups))
+    lines = [f"Regenerate (runs only the units that have no result yet, then rewrites this block): `{command}`", ""]
+    lines += [
+        f"Seeds planned per cell: {results['seeds_planned']}; `n` says how many ran. Each cell: mean ± std over "
+        "seeds of the test accuracy (%) of the architecture the run picks (the best by its estimator), then "
+        "how many runs picked an architecture of the space's best test accuracy.",
+        "",
+        "| source | budget | estimator | method | " + " | ".join(datasets) + " |",
+        "|---|---|---|---|" + "---|" * len(datasets),
+    ]
+    by_key = {(g["budget"], g["estimator"], g["dataset"]): g for g in groups}
+
+    def methods_of(budget: int, estimator: str) -> list[str]:
+        pairs = [g for g in groups if (g["budget"], g["estimator"]) == (budget, estimator)]
+        return list(dict.fromkeys(m for g in pairs for m in g["methods"]))
+
+    first = {d: next(g for g in groups if g["dataset"] == d) for d in datasets}
+    lines.append(
+        "| tables | | | optimum (best test accuracy) | "
+        + " | ".join(f"{first[d]['optimum_test_acc']:.2f}" for d in datasets)
+        + " |"
+    )
+    lines.append(
+        "| tables | | | best by validation accuracy, its test accuracy | "
+        + " | ".join(f"{first[d]['best_by_val_test_acc']:.2f}" for d in datasets)
+        + " |"
+    )
+    reference = results.get("reference") or {}
+    if reference:
+        published = dict(zip(reference.get("datasets", []), range(len(datasets)), strict=False))
+        for name, row in reference.get("rows", {}).items():
+            cells = [f"{row[published[d]]:.2f}" if d in published else "–" for d in datasets]
+            lines.append(
+                f"| {reference.get('source', 'published')} | {reference.get('budget', '')} | "
+                f"{reference.get('estimator', '')} | {name} | " + " | ".join(cells) + " |"
+            )
+    for budget in budgets:
+        for estimator in estimators:
+            for method in methods_of(budget, estimator):
+                cells = []
+                for dataset in datasets:
+                    group = by_key.get((budget, estimator, dataset))
+                    s = group["methods"].get(method) if group else None
+                    if not s or s["seeds"] == 0:
+                        cells.append(NOT_RUN)
+                        continue
+                    found = round(s["found_optimum"]["mean"] * s["seeds"])
+                    acc = s["test_acc"]
+                    cells.append(f"{acc['mean']:.2f} ± {acc['std']:.2f} (opt. {found}/{s['seeds']}, n={s['seeds']})")
+                lines.append(f"| hwnas | {budget} | {estimator} | {method} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Diagnostic only, not the protocol: the best *test* accuracy among all the architectures each run "
+        "evaluated (mean ± std), which no search can know; reported because published tables sometimes "
+        "show it.",
+        "",
+        "| budget | estimator | method | " + " | ".join(datasets) + " |",
+        "|---|---|---|" + "---|" * len(datasets),
+    ]
+    for budget in budgets:
+        for estimator in estimators:
+            for method in methods_of(budget, estimator):
+                cells = []
+                for dataset in datasets:
+                    group = by_key.get((budget, estimator, dataset))
+                    s = group["methods"].get(method) if group else None
+                    best = s.get("best_evaluated_test_acc") if s and s["seeds"] else None
+                    cells.append(f"{best['mean']:.2f} ± {best['std']:.2f}" if best else NOT_RUN)
+                lines.append(f"| {budget} | {estimator} | {method} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "| budget | estimator | method | dataset | evaluated | LLM calls | tokens in/out | wall s/run |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for group in groups:
+        for method, s in group["methods"].items():
+            if s["seeds"] == 0:
+                continue
+            tokens = f"{_number(s.get('tokens_in'))} / {_number(s.get('tokens_out'))}"
+            lines.append(
+                f"| {group['budget']} | {group['estimator']} | {method} | {group['dataset']} "
+                f"| {_number(s.get('evaluated'), 1)} | {_number(s.get('llm_calls'), 1)} | {tokens} "
+                f"| {_number(s.get('wall_s'), 2)} |"
+            )
+    return "\n".join(lines)

@@ -1,7 +1,8 @@
 """The evaluation harness: run searchers over seeds on one (dataset, device) and score them per EVAL.md.
 
 `run_benchmark(...)` runs each method once per seed with a fresh `BudgetedEvaluator`, scores the
-evaluated set against the true front (IGD, HV_B, with and without degenerate cells), and optionally
+evaluated set against the true front (IGD, HV_B, with and without degenerate cells) or, with accuracy as
+the only objective, scores the architecture the search picks (CoLLM-NAS's protocol: `picked_figures`), and optionally
 writes one archive CSV per run (`<out>/<method>/seed<k>.csv`: one row per evaluated architecture, in
 evaluation order) and `<out>/results.json`. The CLI verb is `hwnas bench`.
 """
@@ -18,8 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from hwnas.baselines import SEARCHERS, get_searcher
+from hwnas.baselines import SEARCHERS, TWO_OBJECTIVES_ONLY, get_searcher
 from hwnas.core.evaluation import BudgetedEvaluator, EvaluationRecord, LatencyModel, check_budget
+from hwnas.core.objectives import ACCURACY_LATENCY, Objective, is_accuracy_only, objectives_name, search_objectives
+from hwnas.core.space import Architecture
 from hwnas.core.tables import Tables
 from hwnas.errors import UsageError
 from hwnas.pareto import true_front
@@ -29,20 +32,64 @@ from hwnas.runs.schema import write_bench_csv
 
 INDICATORS = ("igd", "hv_b", "igd_valid", "hv_b_valid")
 """Per-run figures: IGD and HV_B with all cells, and with degenerate cells left out (`_valid`)."""
+ACCURACY_INDICATORS = ("test_acc", "found_optimum", "best_evaluated_test_acc")
+"""Per-run figures with accuracy alone: the picked architecture's test accuracy (%), whether it is the
+space's best test accuracy (1 or 0; its mean over seeds is how often the optimum was found), and, as a
+diagnostic only (a search cannot know it), the best test accuracy among everything the run evaluated."""
+OPTIMUM_TOLERANCE = 1e-6
+"""Test accuracies this close to the space's best count as the optimum (isomorphic cells share a value)."""
+
+
+def indicators_for(objectives: Sequence[Objective]) -> tuple[str, ...]:
+    """The per-run figures of a search over `objectives`."""
+    return ACCURACY_INDICATORS if is_accuracy_only(objectives) else INDICATORS
+
+
+def picked_figures(
+    tables: Tables, dataset: str, archs: Sequence[Architecture | str], scores: Sequence[float]
+) -> dict[str, float]:
+    """CoLLM-NAS's figures of a single-objective run: what the architecture it would pick really scores.
+
+    `archs` are the evaluated architectures in evaluation order and `scores` their estimator scores. The
+    pick is the best by the search's own estimator (the first evaluated on ties); `test_acc` is its true
+    test accuracy, `found_optimum` 1.0 when that equals the best test accuracy of the whole space.
+    `best_evaluated_test_acc` is the best true test accuracy among all of `archs` (what a report that peeks
+    at test accuracy would show; not what the search picks).
+    """
+    if not archs:
+        raise ValueError("no evaluated architecture to pick from")
+    test = tables.accuracy(dataset, "test")
+    step = int(np.argmax(np.asarray(scores, dtype=np.float64)))  # argmax: the first of equal maxima
+    test_acc = float(test[tables.rows([archs[step]])[0]])
+    return {
+        "test_acc": test_acc,
+        "best_evaluated_test_acc": float(test[tables.rows(list(archs))].max()),
+        "found_optimum": float(test_acc >= float(test.max()) - OPTIMUM_TOLERANCE),
+        "picked_score": float(scores[step]),
+        "picked_step": float(step),
+    }
 
 
 @dataclass(frozen=True)
 class RunResult:
-    """One method on one seed."""
+    """One method on one seed: its figures (`indicators_for` the objectives) and cost."""
 
     method: str
     seed: int
-    igd: float
-    hv_b: float
-    igd_valid: float
-    hv_b_valid: float
+    figures: dict[str, float]
     evaluated: int
     wall_s: float
+
+    def to_json(self) -> dict[str, Any]:
+        """Flat JSON data: method, seed, each figure, evaluated, wall_s."""
+        return {"method": self.method, "seed": self.seed, **self.figures, "evaluated": self.evaluated,
+                "wall_s": self.wall_s}  # fmt: skip
+
+    def line(self) -> str:
+        """One progress line of figures: `IGD 0.0312 HV_B 0.9012` or `test 94.37 (optimum)`."""
+        if "test_acc" in self.figures:
+            return f"test {self.figures['test_acc']:.2f}" + (" (optimum)" if self.figures["found_optimum"] else "")
+        return f"IGD {self.figures['igd']:.4f} HV_B {self.figures['hv_b']:.4f}"
 
 
 @dataclass(frozen=True)
@@ -73,11 +120,23 @@ class BenchmarkReport:
             "true_front_size": self.front_size,
             "true_front_size_valid": self.front_size_valid,
             "methods": {s.method: asdict(s) for s in self.summaries},
-            "runs": [asdict(r) for r in self.runs],
+            "runs": [r.to_json() for r in self.runs],
         }
 
     def markdown(self) -> str:
         """Return a markdown table: one row per method, mean ± std of each indicator."""
+        if self.settings.get("objectives") == "accuracy":
+            lines = [
+                "| method | seeds | test acc. of the pick (%) | found the optimum | wall s/run |",
+                "|---|---|---|---|---|",
+            ]
+            for s in self.summaries:
+                found = round(s.mean["found_optimum"] * s.seeds)
+                lines.append(
+                    f"| {s.method} | {s.seeds} | {s.mean['test_acc']:.2f} ± {s.std['test_acc']:.2f} | "
+                    f"{found}/{s.seeds} | {s.wall_s:.3f} |"
+                )
+            return "\n".join(lines)
         header = "| method | seeds | IGD | HV_B | IGD (no degenerate) | HV_B (no degenerate) | wall s/run |"
         lines = [header, "|---|---|---|---|---|---|---|"]
         for s in self.summaries:
@@ -106,6 +165,7 @@ def run_baseline(
     budget: int,
     partitioning: Partitioning,
     archive_csv: Path | None = None,
+    objectives: Sequence[Objective] = ACCURACY_LATENCY,
 ) -> BaselineRun:
     """Run `method` once with a fresh budgeted evaluator: the one baseline path of `bench` and campaigns.
 
@@ -113,7 +173,7 @@ def run_baseline(
     """
     searcher = get_searcher(method, dataset=dataset, partitioning=partitioning)
     scorer = make_estimator(estimator, space=tables.space, dataset=dataset, tables=tables, seed=seed)
-    evaluator = BudgetedEvaluator(tables.space, scorer, latency_model, budget)
+    evaluator = BudgetedEvaluator(tables.space, scorer, latency_model, budget, objectives=objectives)
     started = time.perf_counter()
     records = searcher(evaluator, np.random.default_rng(seed))
     wall_s = time.perf_counter() - started
@@ -129,8 +189,8 @@ def run_baseline(
 
 def _summarise(method: str, runs: list[RunResult]) -> MethodSummary:
     mean, std = {}, {}
-    for key in INDICATORS:
-        values = [getattr(r, key) for r in runs]
+    for key in runs[0].figures:
+        values = [r.figures[key] for r in runs]
         mean[key] = statistics.fmean(values)
         std[key] = statistics.stdev(values) if len(values) > 1 else 0.0
     return MethodSummary(method, len(runs), mean, std, statistics.fmean(r.wall_s for r in runs))
@@ -149,8 +209,13 @@ def run_benchmark(
     bins: int = 6,
     out: Path | None = None,
     on_run: Callable[[RunResult], None] | None = None,
+    objectives: Sequence[Objective] = ACCURACY_LATENCY,
 ) -> BenchmarkReport:
     """Run every method on seeds 0..seeds-1 and score each run; write CSVs and results.json to `out`.
+
+    With `objectives` = accuracy alone each run is scored by `picked_figures` instead of IGD and HV_B.
+    A fleet `device` (`fpga,raspi4`) searches accuracy and each device's latency (`fleet_objectives`) and
+    scores IGD and HV_B against the true front in those 1 + k dimensions.
 
     `partition_axis` and `bins` choose the partitions of `rs-partition`. Every argument is checked
     before the first run, so bad input fails fast with a UsageError. `on_run` hears of each finished run.
@@ -164,6 +229,11 @@ def run_benchmark(
     if seeds < 1:
         raise UsageError(f"--seeds must be at least 1, got {seeds}")
     latency_model = make_latency_model(device, space=space, dataset=dataset, tables=tables)
+    if not is_accuracy_only(objectives):
+        objectives = search_objectives("accuracy,latency", device)
+        two_only = [m for m in methods if m in TWO_OBJECTIVES_ONLY]
+        if len(objectives) > 2 and two_only:
+            raise UsageError(f"method {two_only[0]!r} ranks two objectives only; a fleet of devices has more")
     make_estimator(estimator, space=space, dataset=dataset, tables=tables)  # a bad name fails before any run
     check_budget(space, budget)
     partitioning = make_partitioning(space, partition_axis, bins=bins, dataset=dataset, tables=tables, device=device)
@@ -177,12 +247,15 @@ def run_benchmark(
             run = run_baseline(
                 method, seed, tables=tables, dataset=dataset, estimator=estimator, latency_model=latency_model,
                 budget=budget, partitioning=_for_seed(partitioning, seed, dataset),
-                archive_csv=None if out is None else out / method / f"seed{seed}.csv",
+                archive_csv=None if out is None else out / method / f"seed{seed}.csv", objectives=objectives,
             )  # fmt: skip
             archs = [r.arch for r in run.records]
-            scores = {"igd": full.igd(archs), "hv_b": full.hv_b(archs)}
-            scores |= {"igd_valid": valid.igd(archs), "hv_b_valid": valid.hv_b(archs)}
-            method_runs.append(RunResult(method, seed, **scores, evaluated=len(archs), wall_s=run.wall_s))
+            if is_accuracy_only(objectives):
+                scores = picked_figures(tables, dataset, archs, [r.score for r in run.records])
+            else:
+                scores = {"igd": full.igd(archs), "hv_b": full.hv_b(archs)}
+                scores |= {"igd_valid": valid.igd(archs), "hv_b_valid": valid.hv_b(archs)}
+            method_runs.append(RunResult(method, seed, scores, evaluated=len(archs), wall_s=run.wall_s))
             if on_run is not None:
                 on_run(method_runs[-1])
         runs += method_runs
@@ -191,6 +264,8 @@ def run_benchmark(
         "methods": list(methods), "dataset": dataset, "device": device, "budget": budget, "seeds": seeds,
         "estimator": estimator, "partition_axis": partition_axis, "bins": bins,
     }  # fmt: skip
+    if is_accuracy_only(objectives):
+        settings["objectives"] = objectives_name(objectives)  # bi-objective results.json files stay as they were
     report = BenchmarkReport(settings, len(full.rows), len(valid.rows), runs, summaries)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)

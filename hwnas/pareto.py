@@ -3,9 +3,11 @@
 - `Archive`: the non-dominated subset of evaluated records under named objectives (by default: maximise
   the estimator's `score`, minimise `latency_ms`); another objective is one more `Objective`.
 - `true_front(tables, dataset, device)`: the true front of all architectures of the space in the normalised
-  objectives f1 = 1 - test_acc/100 and f2 = (lat - lat_min)/(lat_max - lat_min), min and max over all
-  15,625 architectures; with `exclude_degenerate=True` the cells whose output is cut off from their input
-  are left out of the front and of every evaluated set (the normalisation stays the same).
+  objectives f1 = 1 - test_acc/100 and f2 = (lat - lat_min)/(lat_max - lat_min), min and max over all 15,625
+  architectures (a fleet `device`, `fpga,raspi4`: one such latency objective per device, so the front, IGD and HV_B
+  are in 1 + k dimensions, pymoo's indicators being dimension-free); with `exclude_degenerate=True` the cells whose
+  output is cut off from their input are left out of the front and of every evaluated set (the normalisation stays
+  the same).
 - `igd(points, front)`: mean over front points of the distance to the nearest non-dominated point of
   `points` (pymoo `IGD`); `hv_b(points, front)`: hypervolume of `points` over that of the front, both
   with the reference point 1.1 x nadir(front) (pymoo `HV`). All objectives are minimised here.
@@ -13,7 +15,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Final, Generic, TypeVar
@@ -54,8 +56,7 @@ def non_dominated_mask(points: np.ndarray) -> np.ndarray:
 
 
 def _minimised(record: object, objectives: Sequence[Objective]) -> np.ndarray:
-    values = [float(record[o.name] if isinstance(record, Mapping) else getattr(record, o.name)) for o in objectives]
-    return np.array([-v if o.maximise else v for v, o in zip(values, objectives, strict=True)])
+    return np.array([-o.value(record) if o.maximise else o.value(record) for o in objectives])
 
 
 class Archive(Generic[R]):
@@ -141,8 +142,9 @@ class TrueFront:
     device: str
     exclude_degenerate: bool
     latency_range: tuple[float, float]
+    """Of the (first) device."""
     objectives_all: np.ndarray
-    """(15,625, 2) normalised (f1, f2) in NB201 index order."""
+    """(15,625, 2) normalised (f1, f2) in NB201 index order (a fleet of k devices: (15,625, 1 + k))."""
     included: np.ndarray
     """Rows that take part: all, or only non-degenerate cells."""
     rows: np.ndarray
@@ -175,9 +177,13 @@ class TrueFront:
 
 @cache
 def _true_front(tables: Tables, dataset: str, device: str, exclude_degenerate: bool) -> TrueFront:
-    latency = tables.latency_ms(dataset, device)
+    columns = [1.0 - tables.accuracy(dataset, "test") / 100.0]
+    for name in device.split(","):
+        latency = tables.latency_ms(dataset, name)
+        columns.append((latency - latency.min()) / (latency.max() - latency.min()))
+    latency = tables.latency_ms(dataset, device.split(",")[0])
     low, high = float(latency.min()), float(latency.max())
-    objectives_all = np.column_stack([1.0 - tables.accuracy(dataset, "test") / 100.0, (latency - low) / (high - low)])
+    objectives_all = np.column_stack(columns)
     objectives_all.setflags(write=False)
     included = tables.valid_mask if exclude_degenerate else np.ones(len(latency), dtype=bool)
     candidates = np.flatnonzero(included)
@@ -187,7 +193,10 @@ def _true_front(tables: Tables, dataset: str, device: str, exclude_degenerate: b
 
 
 def true_front(tables: Tables, dataset: str, device: str, *, exclude_degenerate: bool = False) -> TrueFront:
-    """Return the true front of (dataset, device) from the tables (cached per process)."""
+    """Return the true front of (dataset, device) from the tables (cached per process).
+
+    `device` may name a fleet, `fpga,raspi4`: the front is then over accuracy and each device's latency.
+    """
     return _true_front(tables, dataset, device, exclude_degenerate)
 
 

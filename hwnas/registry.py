@@ -11,11 +11,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, cast
 
 from hwnas.core.evaluation import Estimator, LatencyModel
+from hwnas.core.objectives import parse_fleet
 from hwnas.core.space import SearchSpace
 from hwnas.core.tables import Tables
 from hwnas.errors import UsageError
 from hwnas.estimators.tables import ORACLE_KINDS, TableAccuracy
-from hwnas.latency.table import TableLatency
+from hwnas.latency.table import FleetLatency, TableLatency
 from hwnas.spaces.nb201 import NB201
 
 if TYPE_CHECKING:
@@ -59,8 +60,17 @@ def make_estimator(
 def make_latency_model(
     device: str, *, dataset: str, tables: Tables | None, space: SearchSpace = NB201, **options: Any
 ) -> LatencyModel:
-    """Build the latency model of `device` on `dataset` (a table device, or a local one with `options`)."""
+    """Build the latency model of `device` on `dataset` (a table device, or a local one with `options`).
+
+    A comma-separated fleet (`fpga,raspi4`) of table devices gives a `FleetLatency`.
+    """
     space.check_dataset(dataset)
+    if "," in device:
+        devices = parse_fleet(device)
+        local = [d for d in devices if d in LOCAL_LATENCY_DEVICES]
+        if local:
+            raise UsageError(f"--device {device}: a fleet reads benchmark tables; {local[0]!r} is measured locally")
+        return FleetLatency(_need_tables(tables, f"device {device!r}"), dataset, devices)
     if device in LOCAL_LATENCY_DEVICES:
         from hwnas.latency.device import make_local_latency_model
 

@@ -60,11 +60,12 @@ class ChainSpace(SearchSpace):
             return "0"
         return "-".join(op for op in arch.ops if op != "skip") or "identity"
 
-    def describe(self) -> str:
+    def describe(self, *, latency: bool = True) -> str:
         """The prompt text."""
         return (
             "The search space is a chain of 4 layers (0..3), one operation each: skip (identity), pool, "
-            "conv3, conv5, zero (cuts the chain). Convolutions raise accuracy and latency."
+            "conv3, conv5, zero (cuts the chain). "
+            + ("Convolutions raise accuracy and latency." if latency else "Convolutions raise accuracy.")
         )
 
     def niches(self) -> Niches:

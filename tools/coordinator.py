@@ -12,7 +12,8 @@ Coordinator nodes call them themselves:
 
 Before a Generator is called, the Coordinator builds its options (`Coordinator.offer`): the candidates
 (every untried function of the partition, or the legal moves from its parents), ranked by expected
-hypervolume improvement over the run's front (`hwnas.tools.ranking`), plus one child per kept heuristic.
+hypervolume improvement over the run's front (`hwnas.tools.ranking`; with accuracy as the only objective,
+by expected improvement over the best score), plus one child per kept heuristic.
 A Generator's constrained reply can only pick among them. The budget is charged only for distinct
 evaluated architectures; a partition whose slots are still open after a reply goes back to its
 Generator with the reasons and fresh options, for a bounded number of retries per round.
@@ -29,12 +30,13 @@ import numpy as np
 from langchain_core.tools import BaseTool, StructuredTool
 
 from hwnas.core.evaluation import BudgetedEvaluator, Estimator, EvaluationRecord, LatencyModel
+from hwnas.core.objectives import ACCURACY_LATENCY, Objective, is_accuracy_only
 from hwnas.errors import UsageError
 from hwnas.graph.state import Evaluated, Option, PartitionTask, Proposal
 from hwnas.partition import Partitioning
 from hwnas.tools.evidence import ANY_EDGE
 from hwnas.tools.moves import ALL_FAMILIES, candidate_moves, families_for
-from hwnas.tools.ranking import Frame, rank
+from hwnas.tools.ranking import Frame, rank, rank_by_improvement
 from hwnas.tools.surrogate import Surrogate
 
 if TYPE_CHECKING:
@@ -77,6 +79,7 @@ class Coordinator:
         *,
         budget: int,
         option_labels: str = "shuffled",
+        objectives: Sequence[Objective] = ACCURACY_LATENCY,
     ) -> None:
         if candidates not in CANDIDATE_SOURCES:
             raise UsageError(f"unknown --candidates {candidates!r}; accepted: {', '.join(CANDIDATE_SOURCES)}")
@@ -86,7 +89,8 @@ class Coordinator:
         self.space = partitioning.space
         self.estimator = estimator
         self.latency_model = latency_model
-        self.evaluator = BudgetedEvaluator(self.space, estimator, latency_model, budget)
+        self.evaluator = BudgetedEvaluator(self.space, estimator, latency_model, budget, objectives=objectives)
+        self.accuracy_only = is_accuracy_only(objectives)
         self.partitioning = partitioning
         self.surrogate = surrogate
         self.candidates = candidates
@@ -94,6 +98,7 @@ class Coordinator:
         self._fitted_on: tuple[str, ...] = ()
         self._frame: Frame | None = None
         self._front = np.empty((0, 2))
+        self._scores = np.empty(0)
         self.surrogate_seconds = 0.0
         """Time spent fitting the surrogate in this process (the summary reports it)."""
         self.tools: dict[str, BaseTool] = {
@@ -178,7 +183,8 @@ class Coordinator:
         scores = np.array([r["score"] for r in archive])
         latencies = np.array([r["latency_ms"] for r in archive])
         self.surrogate.fit([self.space.parse(a) for a in evaluated], scores)
-        pool = self._pool_latencies if self.candidates == "partition" else latencies
+        self._scores = scores
+        pool = self._pool_latencies if self.candidates == "partition" and not self.accuracy_only else latencies
         self._frame = Frame.around(scores, np.concatenate([latencies, pool]))
         self._front = self._frame.points(scores, latencies)
         self._fitted_on = evaluated
@@ -245,14 +251,19 @@ class Coordinator:
         `widen` scales the surrogate's uncertainty in the ranking (the Navigator's strategy sets it).
 
         Each option carries the surrogate's prediction, the latency lookup and the expected gain (in
-        thousandths of the frame's area, for compact prompts); its label is `o<rank>`.
+        thousandths of the frame's area, for compact prompts); its label is `o<rank>`. With accuracy as the
+        only objective the batch is picked by expected improvement over the best score, and the gain is
+        that, in thousandths of the range of scores evaluated.
         """
         if not candidates or self._frame is None:
             return []
         archs = [c["arch"] for c in candidates]
         latency = np.array(self.tools["lookup_latency"].invoke({"archs": archs}))
         mean, std = self.surrogate.predict([self.space.parse(a) for a in archs])
-        picks = rank(self._frame, self._front, mean, std, latency, count, widen)
+        if self.accuracy_only:
+            picks = rank_by_improvement(self._scores, mean, std, count, widen)
+        else:
+            picks = rank(self._frame, self._front, mean, std, latency, count, widen)
         return [
             Option(
                 partition=candidates[p.index]["partition"],

@@ -1,5 +1,8 @@
 """Candidates ranked by what they would add: expected hypervolume improvement (EHVI) over the run's front.
 
+(With accuracy as the only objective, `rank_by_improvement` ranks by the expected improvement (EI) over
+the best score instead, greedily in the same way; see the end of this module.)
+
 Two objectives, both minimised in a frame taken from the run: `f1`, the estimator score turned into a
 loss and scaled by the range of scores evaluated so far; `f2`, latency scaled by the range of latencies
 evaluated or offered. A candidate's latency is known (a free lookup); its score is the surrogate's
@@ -122,3 +125,35 @@ def rank(
     `widen` scales the surrogate's standard deviations before ranking.
     """
     return greedy_batch(front, frame.loss(mean), widen * frame.loss_std(std), frame.latency(latency), count)
+
+
+def improvement_over(best_loss: float, loss_mean: np.ndarray, loss_std: np.ndarray) -> np.ndarray:
+    """Expected improvement of each candidate (loss ~ N(loss_mean, loss_std)) below `best_loss` (minimised)."""
+    mean = np.asarray(loss_mean, dtype=np.float64)
+    std = np.maximum(np.asarray(loss_std, dtype=np.float64), 1e-12)
+    z = (best_loss - mean) / std
+    return np.asarray((best_loss - mean) * norm.cdf(z) + std * norm.pdf(z))
+
+
+def rank_by_improvement(
+    scores: np.ndarray, mean: np.ndarray, std: np.ndarray, count: int, widen: float = 1.0
+) -> list[Ranked]:
+    """Pick up to `count` candidates one by one by expected improvement over the best of `scores`.
+
+    Single-objective counterpart of `rank`: scores (maximised) become losses scaled by the range of
+    `scores` evaluated so far, so a gain reads as a share of that range; after each pick the best loss
+    becomes the smaller of it and the pick's predicted mean (the same "kriging believer" as `greedy_batch`).
+    `widen` scales the surrogate's standard deviations.
+    """
+    frame = Frame.around(scores, np.zeros(1))  # latency plays no part: its frame is unused
+    loss_mean, loss_std = frame.loss(mean), widen * frame.loss_std(std)
+    best = float(frame.loss(np.array([np.max(scores)]))[0])
+    remaining = np.ones(len(loss_mean), dtype=bool)
+    picks: list[Ranked] = []
+    for _ in range(min(count, len(loss_mean))):
+        gains = np.where(remaining, improvement_over(best, loss_mean, loss_std), -np.inf)
+        pick = int(np.argmax(gains))  # ties go to the first candidate, so the order is deterministic
+        picks.append(Ranked(pick, float(gains[pick])))
+        remaining[pick] = False
+        best = min(best, float(loss_mean[pick]))
+    return picks

@@ -2,7 +2,10 @@
 
 Each method is a function `search(evaluator, rng) -> list[EvaluationRecord]` that spends exactly the
 evaluator's budget of distinct architectures and returns every record in evaluation order; the same
-generator seed gives the same run, bit for bit. `get_searcher(name)` looks one up by its CLI name.
+generator seed gives the same run, bit for bit. Each optimises the evaluator's objectives
+(`BudgetedEvaluator.objectives`: accuracy and latency, or accuracy alone); `rea` (regularised evolution) is
+single-objective by design and optimises the estimator's score whatever they are. `get_searcher(name)`
+looks one up by its CLI name.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import Final
 
 import numpy as np
 
-from hwnas.baselines import ehvi, gp, local_search, nsga2, random_search, stratified_random_search, tpe
+from hwnas.baselines import ehvi, gp, local_search, nsga2, random_search, rea, stratified_random_search, tpe
 from hwnas.core.evaluation import BudgetedEvaluator, EvaluationRecord
 from hwnas.errors import UsageError
 from hwnas.partition import Partitioning
@@ -28,7 +31,12 @@ SEARCHERS: Final[dict[str, Searcher]] = {
     "tpe": tpe.search,
     "gp": gp.search,
     "ehvi": ehvi.search,
+    "rea": rea.search,
 }
+
+
+TWO_OBJECTIVES_ONLY: Final = frozenset({"ehvi"})
+"""Baselines whose ranking is for accuracy and one latency (or accuracy alone), not for a fleet of devices."""
 
 
 def get_searcher(name: str, *, dataset: str = "cifar10", partitioning: Partitioning | None = None) -> Searcher:

@@ -4,7 +4,9 @@ After a random start (`INITIAL` architectures, spread over the space's complexit
 graph's first round is), every round refits the surrogate on everything evaluated and evaluates the `ROUND`
 architectures a greedy expected-hypervolume-improvement batch picks among every unevaluated function of
 the space (`hwnas.tools.ranking`). Comparing it with the agent graph separates what the agents add from
-what the surrogate and the ranking give on their own.
+what the surrogate and the ranking give on their own. With accuracy as the only objective
+(`BudgetedEvaluator.objectives`) the batch is picked by expected improvement over the best score instead
+(`hwnas.tools.ranking.rank_by_improvement`): Bayesian optimisation with EI.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from typing import Final
 import numpy as np
 
 from hwnas.core.evaluation import BudgetedEvaluator, EvaluationRecord
+from hwnas.core.objectives import is_accuracy_only
 from hwnas.errors import UsageError
 from hwnas.partition import make_partitioning
-from hwnas.tools.ranking import Frame, rank
+from hwnas.tools.ranking import Frame, rank, rank_by_improvement
 from hwnas.tools.surrogate import make_surrogate
 
 INITIAL: Final = 12
@@ -31,7 +34,7 @@ def search(
     surrogate: str = "gp",
     round_size: int = ROUND,
 ) -> list[EvaluationRecord]:
-    """Spend the budget: a stratified random start, then greedy EHVI batches."""
+    """Spend the budget: a stratified random start, then greedy EHVI (or, with accuracy alone, EI) batches."""
     if evaluator.budget <= INITIAL:
         raise UsageError(
             f"ehvi needs a budget above its initial design of {INITIAL} architectures, got {evaluator.budget}"
@@ -42,7 +45,8 @@ def search(
     evaluator.evaluate_many(first)
     pool = space.distinct_architectures
     keys = {a: a.canonical_key for a in pool}
-    pool_latency = np.asarray(evaluator.latency_model.latency_ms(pool), dtype=np.float64)
+    accuracy_only = is_accuracy_only(evaluator.objectives)
+    pool_latency = np.zeros(len(pool)) if accuracy_only else np.asarray(evaluator.latency_model.latency_ms(pool))
     model = make_surrogate(surrogate, space=space, dataset=dataset, seed=int(rng.integers(2**31)))
     while evaluator.remaining > 0:
         history = evaluator.history
@@ -52,10 +56,14 @@ def search(
         if not candidates:
             break
         scores = np.array([r.score for r in history])
-        latencies = np.array([r.latency_ms for r in history])
-        frame = Frame.around(scores, np.concatenate([latencies, pool_latency]))
         model.fit([r.arch for r in history], scores)
         mean, std = model.predict(candidates)
+        if accuracy_only:
+            picks = rank_by_improvement(scores, mean, std, min(round_size, evaluator.remaining))
+            evaluator.evaluate_many([candidates[p.index] for p in picks])
+            continue
+        latencies = np.array([r.latency_ms for r in history])
+        frame = Frame.around(scores, np.concatenate([latencies, pool_latency]))
         front = frame.points(scores, latencies)
         picks = rank(frame, front, mean, std, pool_latency[open_], min(round_size, evaluator.remaining))
         evaluator.evaluate_many([candidates[p.index] for p in picks])

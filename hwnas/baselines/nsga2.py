@@ -1,6 +1,7 @@
 """NSGA-II (`nsga2`) from pymoo on the integer encoding of the slots (one op code per slot).
 
-Objectives: maximise the estimator's score, minimise latency. Uniform crossover and a per-slot
+Objectives: the search's (`BudgetedEvaluator.objectives`), by default maximise the estimator's score and
+minimise latency; with accuracy alone it is a plain genetic algorithm on the score. Uniform crossover and a per-slot
 random reset (probability 1/slots, to one of the other ops) suit categorical genes better than
 real-coded operators with rounding; pymoo drops duplicate genomes inside each generation. The run
 is driven through pymoo's ask/tell interface so that it stops exactly when the evaluator's budget
@@ -42,7 +43,7 @@ def search(
 ) -> list[EvaluationRecord]:
     """Run NSGA-II until the budget is spent."""
     space = evaluator.space
-    problem = Problem(n_var=len(space.slots), n_obj=2, xl=0, xu=len(space.ops) - 1, vtype=int)
+    problem = Problem(n_var=len(space.slots), n_obj=len(evaluator.objectives), xl=0, xu=len(space.ops) - 1, vtype=int)
     algorithm = NSGA2(
         pop_size=population,
         sampling=IntegerRandomSampling(),
@@ -58,7 +59,7 @@ def search(
             evaluator.evaluate_many(_first_new(evaluator, archs, evaluator.remaining))
             break
         records = evaluator.evaluate_many(archs)
-        offspring.set("F", np.array([[-r.score, r.latency_ms] for r in records]))
+        offspring.set("F", np.array([evaluator.archive.minimised(r) for r in records]))
         algorithm.tell(infills=offspring)
     return evaluator.history
 

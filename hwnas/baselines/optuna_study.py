@@ -1,12 +1,13 @@
 """The ask/tell loop behind the Optuna baselines (`tpe`, `gp`): the sampler is Optuna's, used as it is.
 
-The study has one categorical parameter per slot (its op, named like the slot: NB201's `1<-0` ... `3<-2`) and two
-objectives: maximise the estimator's score, minimise latency. Each trial the sampler proposes is
-evaluated and told to the study. A sampler may propose an architecture it has already seen; the trial is
-then told that architecture's recorded values, which costs no budget. So that a sampler that keeps
-proposing what it knows cannot stall the run, after `MAX_CONSECUTIVE_DUPLICATES` such trials in a row the
-next trial is fixed (`Study.enqueue_trial`) to a uniformly drawn unevaluated architecture, which the
-sampler then learns from like any other trial. The run stops when the evaluator's budget is spent.
+The study has one categorical parameter per slot (its op, named like the slot: NB201's `1<-0` ... `3<-2`) and the
+search's objectives (`BudgetedEvaluator.objectives`): by default maximise the estimator's score and minimise
+latency; with accuracy alone the score only, and the samplers are then their single-objective selves. Each trial the
+sampler proposes is evaluated and told to the study. A sampler may propose an architecture it has already seen; the
+trial is then told that architecture's recorded values, which costs no budget. So that a sampler that keeps
+proposing what it knows cannot stall the run, after `MAX_CONSECUTIVE_DUPLICATES` such trials in a row the next trial
+is fixed (`Study.enqueue_trial`) to a uniformly drawn unevaluated architecture, which the sampler then learns from
+like any other trial. The run stops when the evaluator's budget is spent.
 
 Optuna logs one line per trial: its log is held at WARNING for the run, and its ExperimentalWarnings
 (options Optuna may still change) are ignored.
@@ -36,9 +37,11 @@ def run_study(
 ) -> list[EvaluationRecord]:
     """Drive the sampler `make_sampler(seed)` (seed drawn from `rng`) until the budget is spent."""
     import optuna  # imported here: it takes a while, and most commands never need it
+    from optuna.study import StudyDirection
 
     with _quiet():
-        study = optuna.create_study(directions=["maximize", "minimize"], sampler=make_sampler(int(rng.integers(2**31))))
+        directions = [StudyDirection.MAXIMIZE if o.maximise else StudyDirection.MINIMIZE for o in evaluator.objectives]
+        study = optuna.create_study(directions=directions, sampler=make_sampler(int(rng.integers(2**31))))
         space = evaluator.space
         duplicates_in_a_row = 0
         while evaluator.remaining > 0:
@@ -50,7 +53,7 @@ def run_study(
             known = evaluator.lookup(arch)
             duplicates_in_a_row = 0 if known is None else duplicates_in_a_row + 1
             record = known or evaluator.evaluate(arch)
-            study.tell(trial, [record.score, record.latency_ms])
+            study.tell(trial, [o.value(record) for o in evaluator.objectives])
     return evaluator.history
 
 

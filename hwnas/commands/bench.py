@@ -30,6 +30,7 @@ from typing import Any
 
 from hwnas.baselines import SEARCHERS
 from hwnas.cli import COMMANDS
+from hwnas.core.objectives import is_accuracy_only, parse_objectives
 from hwnas.core.tables import Tables
 from hwnas.errors import UsageError, check_writable_file, check_writable_folder
 from hwnas.harness import RunResult, run_benchmark
@@ -49,6 +50,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--budget", type=int, default=120, help="distinct architectures each run evaluates")
     parser.add_argument("--seeds", type=int, help="runs per method, seeds 0..N-1 (default 10; a campaign: its own)")
     parser.add_argument("--estimator", default="oracle-val", help=f"accuracy estimator: {', '.join(ESTIMATORS)}")
+    parser.add_argument(
+        "--objectives",
+        default="accuracy,latency",
+        help="accuracy,latency (default: IGD and HV_B of the front) or accuracy (CoLLM-NAS's protocol: the "
+        "test accuracy of the architecture each run picks by its estimator)",
+    )
     parser.add_argument("--partition-axis", default="conv3", help="partitions of rs-partition (default: conv3)")
     parser.add_argument("--bins", type=int, default=6, help="bins for quantile partition axes")
     parser.add_argument("--out", type=Path, help="folder for per-run archive CSVs and results.json")
@@ -82,15 +89,13 @@ def bench_command(args: argparse.Namespace) -> int:
     args.seeds = 10 if args.seeds is None else args.seeds
     if args.out is not None:
         check_writable_folder(args.out, "--out")
+    objectives = parse_objectives(args.objectives)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     progress = Progress(len(methods) * args.seeds, unit="runs")
     finished = itertools.count(1)
 
     def heard(run: RunResult) -> None:
-        progress.log(
-            f"{run.method} seed {run.seed}: IGD {run.igd:.4f} HV_B {run.hv_b:.4f} "
-            f"({run.evaluated} evaluated, {run.wall_s:.2f} s)"
-        )
+        progress.log(f"{run.method} seed {run.seed}: {run.line()} ({run.evaluated} evaluated, {run.wall_s:.2f} s)")
         progress.update(next(finished), last=f"{run.method} seed {run.seed}")
 
     with progress:
@@ -106,16 +111,23 @@ def bench_command(args: argparse.Namespace) -> int:
             bins=args.bins,
             out=args.out,
             on_run=heard,
+            objectives=objectives,
         )
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
         settings = report.settings
-        print(
-            f"{settings['dataset']} / {settings['device']}, budget {settings['budget']}, estimator "
-            f"{settings['estimator']}, true front {report.front_size} points "
-            f"({report.front_size_valid} without degenerate cells)\n"
-        )
+        if is_accuracy_only(objectives):
+            print(
+                f"{settings['dataset']}, accuracy only, budget {settings['budget']}, estimator "
+                f"{settings['estimator']}: test accuracy of each run's pick (best by its estimator)\n"
+            )
+        else:
+            print(
+                f"{settings['dataset']} / {settings['device']}, budget {settings['budget']}, estimator "
+                f"{settings['estimator']}, true front {report.front_size} points "
+                f"({report.front_size_valid} without degenerate cells)\n"
+            )
         print(report.markdown())
     return 0
 
@@ -139,10 +151,13 @@ def campaign_command(args: argparse.Namespace, execution: Execution) -> int:
 
         def heard(cell: runner.Cell, seed: int, result: dict[str, Any]) -> None:
             status.update(done=next(finished), last=f"{cell.key} seed {seed}")
+            if cell.accuracy_only:
+                figures = f"test {result['test_acc']:.2f}" + (" (optimum)" if result["found_optimum"] else "")
+            else:
+                figures = f"IGD {result['igd']:.4f} HV_B {result['hv_b']:.4f}"
             progress.log(
-                f"{cell.key} seed {seed}: IGD {result['igd']:.4f} HV_B {result['hv_b']:.4f} "
-                f"({result['evaluated']} evaluated, {result['wall_s']:.1f} s) | done {status['done']}/{len(todo)} "
-                f"running {status['running']} failed {status['failed']}"
+                f"{cell.key} seed {seed}: {figures} ({result['evaluated']} evaluated, {result['wall_s']:.1f} s) "
+                f"| done {status['done']}/{len(todo)} running {status['running']} failed {status['failed']}"
             )
             progress.update(status["done"], **{k: v for k, v in status.items() if k != "done"})
 

@@ -39,6 +39,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--estimator", default=defaults.estimator, help="accuracy estimator (default: zc)")
     parser.add_argument("--budget", type=int, default=defaults.budget, help="distinct architectures to evaluate")
     parser.add_argument(
+        "--objectives",
+        default=defaults.objectives,
+        help="accuracy,latency (default: the front on --device) or accuracy (the best architecture alone)",
+    )
+    parser.add_argument(
         "--partition-axis",
         default=defaults.partition_axis,
         help="conv3 (PEL-NAS niches), flops, params, latency, random (conv3's sizes, members drawn by --seed) or none",
@@ -120,6 +125,7 @@ def run_command(args: argparse.Namespace) -> int:
         generator_policy=args.generator_policy,
         option_labels=args.option_labels,
         blind_prompts=args.blind_prompts,
+        objectives=args.objectives,
     )
     summary = run_search(
         settings,
@@ -134,11 +140,17 @@ def run_command(args: argparse.Namespace) -> int:
         print(json.dumps(summary, indent=2))
     else:
         true = summary.get("true", {})
-        quality = f" | true IGD {true['igd']:.4f} HV_B {true['hv_b']:.4f}" if true else ""
+        if settings.accuracy_only:
+            found = " (the optimum)" if true.get("found_optimum") else ""
+            quality = f" | test accuracy of the pick {true['test_acc']:.2f}{found}" if true else ""
+            result = "best architecture picked"
+        else:
+            quality = f" | true IGD {true['igd']:.4f} HV_B {true['hv_b']:.4f}" if true else ""
+            result = f"front {summary['front_size']}"
         print(
             f"{args.name}: {summary['budget_used']} evaluated in {summary['rounds']} rounds "
             f"({summary['stop_reason']}), "
-            f"front {summary['front_size']}, {summary['llm_calls']} LLM calls, {summary['wall_s']:.0f} s{quality}\n"
+            f"{result}, {summary['llm_calls']} LLM calls, {summary['wall_s']:.0f} s{quality}\n"
             f"outputs in {args.out / args.name}"
         )
     return 0

@@ -19,6 +19,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from hwnas.core.objectives import ACCURACY_LATENCY, Objective
 from hwnas.core.space import Architecture, SearchSpace
 from hwnas.errors import UsageError
 from hwnas.pareto import Archive
@@ -51,6 +52,17 @@ class LatencyModel(Protocol):
         ...
 
 
+@runtime_checkable
+class FleetLatencyModel(LatencyModel, Protocol):
+    """Latency on several devices at once (`--device fpga,raspi4`); `latency_ms` is the first device's."""
+
+    devices: tuple[str, ...]
+
+    def latency_ms_per_device(self, archs: Sequence[Architecture]) -> np.ndarray:
+        """Shape (len(archs), len(devices)), float64, columns in device order."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class EvaluationRecord:
     """One evaluated architecture: what the searcher's estimator and latency model said about it."""
@@ -60,6 +72,8 @@ class EvaluationRecord:
     latency_ms: float
     step: int
     """0-based order of first evaluation; also the number of budget units spent before it."""
+    latencies: tuple[float, ...] = ()
+    """With a fleet latency model: the latency on each device, in device order (else empty)."""
 
     @property
     def arch_str(self) -> str:
@@ -81,18 +95,28 @@ class BudgetedEvaluator:
     """The only way a searcher scores architectures: at most `budget` distinct ones (by their text).
 
     Asking again for an architecture already evaluated returns its record and costs nothing. Every
-    record is kept in evaluation order (`history`), and the non-dominated ones in `archive`.
+    record is kept in evaluation order (`history`), and the non-dominated ones under the search's
+    `objectives` in `archive` (with accuracy alone: the first record of the best score).
     """
 
-    def __init__(self, space: SearchSpace, estimator: Estimator, latency_model: LatencyModel, budget: int) -> None:
+    def __init__(
+        self,
+        space: SearchSpace,
+        estimator: Estimator,
+        latency_model: LatencyModel,
+        budget: int,
+        *,
+        objectives: Sequence[Objective] = ACCURACY_LATENCY,
+    ) -> None:
         """Spend at most `budget` (>= 1, <= the space size) evaluations of `space`'s architectures."""
         check_budget(space, budget)
         self.space = space
         self.estimator = estimator
         self.latency_model = latency_model
         self.budget = budget
+        self.objectives = tuple(objectives)
         self.history: list[EvaluationRecord] = []
-        self.archive: Archive[EvaluationRecord] = Archive()
+        self.archive: Archive[EvaluationRecord] = Archive(self.objectives)
         self._by_arch: dict[str, EvaluationRecord] = {}
 
     @property
@@ -107,7 +131,7 @@ class BudgetedEvaluator:
         and duplicates are judged by the same rule as every baseline's.
         """
         self.history.clear()
-        self.archive = Archive()
+        self.archive = Archive(self.objectives)
         self._by_arch.clear()
         for arch, score, latency in evaluated:
             self._keep(EvaluationRecord(arch, float(score), float(latency), len(self.history)))
@@ -137,7 +161,13 @@ class BudgetedEvaluator:
         if new:
             fresh = list(new.values())
             scores = np.asarray(self.estimator.predict(fresh), dtype=np.float64)
-            latencies = np.asarray(self.latency_model.latency_ms(fresh), dtype=np.float64)
-            for arch, score, latency in zip(fresh, scores, latencies, strict=True):
-                self._keep(EvaluationRecord(arch, float(score), float(latency), len(self.history)))
+            if isinstance(self.latency_model, FleetLatencyModel):
+                per_device = np.asarray(self.latency_model.latency_ms_per_device(fresh), dtype=np.float64)
+                for arch, score, row in zip(fresh, scores, per_device, strict=True):
+                    latencies = tuple(float(v) for v in row)
+                    self._keep(EvaluationRecord(arch, float(score), latencies[0], len(self.history), latencies))
+            else:
+                latency = np.asarray(self.latency_model.latency_ms(fresh), dtype=np.float64)
+                for arch, score, value in zip(fresh, scores, latency, strict=True):
+                    self._keep(EvaluationRecord(arch, float(score), float(value), len(self.history)))
         return [self._by_arch[str(arch)] for arch in archs]

@@ -139,8 +139,11 @@ class SearchSpace(ABC):
         """A key equal for exactly the architectures that compute the same function."""
 
     @abstractmethod
-    def describe(self) -> str:
-        """The space as an LLM should read it: slots, ops, what costs and what breaks a network."""
+    def describe(self, *, latency: bool = True) -> str:
+        """The space as an LLM should read it: slots, ops, what costs and what breaks a network.
+
+        With `latency` False (a search on accuracy alone) the text says nothing of latency or cost.
+        """
 
     @abstractmethod
     def niches(self) -> Niches:

@@ -2,7 +2,8 @@
 
 In the spirit of pymoo's terminations, every criterion reports progress in [0, 1] (1: stop now), so they
 compose: `FirstMet` stops at the first of several, in order, and names it. The agent graph combines
-the budget, the round cap and per-partition front stability in one place (`hwnas.graph.stop`).
+the budget, the round cap and per-partition front stability (or, with accuracy as the only objective,
+the best score's progress: `BestScoreStalled`) in one place (`hwnas.graph.stop`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ class SearchStatus:
     """Partitions whose front stopped growing (see `hwnas.graph.stop.is_stable`)."""
     assessed: frozenset[int]
     """Partitions with at least one assessment (a partition never tried cannot be stable)."""
+    best_by_round: tuple[float, ...] = ()
+    """The best score evaluated by the end of each round so far (round 0, the random start, first)."""
 
 
 class StopCriterion(Protocol):
@@ -73,6 +76,28 @@ class EveryPartitionStable:
         if len(status.assessed) < status.partitions:
             return min(len(status.stable) / status.partitions, 1.0 - 1.0 / (status.partitions + 1))
         return len(status.stable) / status.partitions
+
+
+def rounds_without_gain(best_by_round: Sequence[float]) -> int:
+    """How many of the last rounds in a row did not raise the best score (0 when the last one did)."""
+    stalled = 0
+    for earlier, later in zip(best_by_round[-2::-1], best_by_round[::-1], strict=False):
+        if later > earlier:
+            break
+        stalled += 1
+    return stalled
+
+
+@dataclass(frozen=True)
+class BestScoreStalled:
+    """The best score has not risen for `window` rounds in a row (the single-objective stop test)."""
+
+    window: int
+    reason: str = "best score stopped improving"
+
+    def progress(self, status: SearchStatus) -> float:
+        """Share of the window that has passed since the best score last rose."""
+        return min(1.0, rounds_without_gain(status.best_by_round) / self.window)
 
 
 @dataclass(frozen=True)

@@ -182,7 +182,8 @@ class RunInfo:
     rounds: int | None
     front_size: int | None
     best: str
-    """The headline figures: true IGD and HV_B when known, else the predicted front's size."""
+    """The headline figures: true IGD and HV_B (accuracy alone: the pick's test accuracy) when known, else
+    the predicted front's size."""
 
 
 def _lock_owner(path: Path) -> dict[str, Any] | None:
@@ -263,8 +264,12 @@ def _bench_info(path: Path) -> RunInfo:
     results = _load_json(path / "results.json")
     try:
         settings, methods = results["settings"], results["methods"]
-        best_method, best = max(methods.items(), key=lambda item: item[1]["mean"]["hv_b"])
-        figures = f"best {best_method}: IGD {best['mean']['igd']:.4f} HV_B {best['mean']['hv_b']:.4f}"
+        if settings.get("objectives") == "accuracy":  # an accuracy-only benchmark: the pick's test accuracy
+            best_method, best = max(methods.items(), key=lambda item: item[1]["mean"]["test_acc"])
+            figures = f"best {best_method}: test accuracy of the pick {best['mean']['test_acc']:.2f}"
+        else:
+            best_method, best = max(methods.items(), key=lambda item: item[1]["mean"]["hv_b"])
+            figures = f"best {best_method}: IGD {best['mean']['igd']:.4f} HV_B {best['mean']['hv_b']:.4f}"
         budget = int(settings["budget"])
     except (KeyError, TypeError, ValueError, AttributeError):
         raise UsageError(f"{path / 'results.json'} is damaged (not a `hwnas bench` results file)") from None
@@ -274,6 +279,8 @@ def _bench_info(path: Path) -> RunInfo:
 
 def _figures(summary: dict[str, Any] | None, front_size: int | None) -> str:
     true = (summary or {}).get("true")
+    if true and "test_acc" in true:  # a run on accuracy alone
+        return f"test accuracy of the pick {true['test_acc']:.2f}"
     if true:
         return f"IGD {true['igd']:.4f} HV_B {true['hv_b']:.4f}"
     return f"front {front_size}" if front_size is not None else ""

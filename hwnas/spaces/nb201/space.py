@@ -125,9 +125,14 @@ class NB201Space(SearchSpace):
             values.append(total)
         return _canonical_serialisation(values[3])
 
-    def describe(self) -> str:
-        """The prompt text `prompts/nb201.txt`."""
-        return render("nb201")
+    def describe(self, *, latency: bool = True) -> str:
+        """The prompt text `prompts/nb201.txt` (what the ops cost is said only when latency is searched)."""
+        effects = (
+            "Convolutions raise accuracy and latency; nor_conv_3x3 costs most."
+            if latency
+            else "Convolutions raise accuracy, nor_conv_3x3 most."
+        )
+        return render("nb201", effects=effects)
 
     def load_tables(self, data: str | None, *, required: bool = True) -> Tables | None:
         """The joined NAS-Bench-201 / HW-NAS-Bench / HELP tables (`hwnas.spaces.nb201.tables`)."""

@@ -1,0 +1,108 @@
+"""Multi-device search (`--device fpga,raspi4`): per-device latencies, k-objective fronts and indicators, bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pymoo.indicators.hv import HV
+from pymoo.indicators.igd import IGD
+
+from hwnas.cli import main
+from hwnas.core.evaluation import BudgetedEvaluator
+from hwnas.core.objectives import ACCURACY_LATENCY, fleet_objectives
+from hwnas.errors import UsageError
+from hwnas.harness import run_benchmark
+from hwnas.pareto import Archive, hv_b, igd, non_dominated_mask, reference_point, true_front
+from hwnas.registry import make_estimator, make_latency_model
+from hwnas.spaces.nb201 import NB201
+from hwnas.spaces.nb201.tables import BenchmarkTables
+
+
+def test_three_objective_indicators_equal_pymoo_on_a_hand_built_front() -> None:
+    front = np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 1.0], [1.0, 1.0, 0.0], [0.5, 0.5, 0.5]])
+    points = np.array([[0.2, 1.0, 1.0], [1.0, 0.3, 1.0], [0.6, 0.6, 0.6], [0.7, 0.7, 0.7]])  # the last is dominated
+    kept = points[:3]
+    assert non_dominated_mask(points).tolist() == [True, True, True, False]
+    assert igd(points, front) == pytest.approx(IGD(front)(kept))
+    reference = reference_point(front)
+    assert reference == pytest.approx([1.1, 1.1, 1.1])
+    assert hv_b(points, front) == pytest.approx(HV(ref_point=reference)(kept) / HV(ref_point=reference)(front))
+    assert hv_b(front, front) == pytest.approx(1.0) and igd(front, front) == pytest.approx(0.0)
+
+
+def test_fleet_latencies_are_looked_up_per_device(tables: BenchmarkTables) -> None:
+    model = make_latency_model("fpga,raspi4", dataset="cifar10", tables=tables)
+    evaluator = BudgetedEvaluator(
+        NB201, make_estimator("oracle-val", dataset="cifar10", tables=tables), model, 5,
+        objectives=fleet_objectives(("fpga", "raspi4")),
+    )  # fmt: skip
+    archs = [NB201.at(i) for i in (5, 900, 12000)]
+    records = evaluator.evaluate_many(archs)
+    rows = tables.rows(archs)
+    for device, column in (("fpga", 0), ("raspi4", 1)):
+        assert [r.latencies[column] for r in records] == pytest.approx(tables.latency_ms("cifar10", device)[rows])
+    assert [r.latency_ms for r in records] == [r.latencies[0] for r in records]
+    archive: Archive[object] = Archive(fleet_objectives(("fpga", "raspi4")))
+    assert archive.minimised(records[0]).tolist() == [-records[0].score, *records[0].latencies]
+    assert fleet_objectives(("fpga",)) == ACCURACY_LATENCY
+
+
+def test_fleet_true_front_has_one_latency_objective_per_device(tables: BenchmarkTables) -> None:
+    fleet = true_front(tables, "cifar10", "fpga,raspi4")
+    assert fleet.objectives_all.shape == (NB201.size, 3)
+    # A point of a single device's front can only be dominated on the fleet's by a tie in accuracy and that
+    # device's latency, so every single-device trade-off is attained by a point of the fleet's front.
+    for column, device in enumerate(("fpga", "raspi4"), start=1):
+        single = true_front(tables, "cifar10", device)
+        attained = {tuple(p) for p in fleet.points[:, [0, column]].round(12)}
+        assert {tuple(p) for p in single.points.round(12)} <= attained
+    assert non_dominated_mask(fleet.points).all()
+
+
+def test_joint_search_scores_in_the_fleet_objectives(tables: BenchmarkTables) -> None:
+    report = run_benchmark(
+        tables=tables, methods=["rs", "nsga2"], dataset="cifar10", device="fpga,raspi4", budget=30, seeds=1
+    )
+    assert report.settings["device"] == "fpga,raspi4"
+    assert all(0 < r.figures["hv_b"] <= 1 for r in report.runs)
+
+
+@pytest.mark.parametrize(
+    ("device", "dataset", "message"),
+    [
+        ("fpga,fpga", "cifar10", "names 'fpga' twice"),
+        ("fpga,abacus", "cifar10", "no latency for device 'abacus' on cifar10"),
+        ("fpga,raspi4", "cifar100", "no latency for device 'fpga' on cifar100"),
+        ("fpga,", "cifar10", "empty device"),
+    ],
+)
+def test_bad_fleets_are_usage_errors(tables: BenchmarkTables, device: str, dataset: str, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        make_latency_model(device, dataset=dataset, tables=tables)
+
+
+def test_bad_fleet_on_the_command_line_exits_2_with_one_line(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["bench", "--data", str(data_dir), "--methods", "rs", "--device", "fpga,fpga"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "'fpga' twice" in err
+    assert main(["bench", "--data", str(data_dir), "--methods", "ehvi", "--device", "fpga,raspi4"]) == 2
+    assert "two objectives only" in capsys.readouterr().err
+
+
+def test_the_agent_graph_refuses_a_fleet() -> None:
+    from hwnas.graph.context import RunSettings
+
+    with pytest.raises(UsageError, match="the agent graph searches one device"):
+        RunSettings(device="fpga,raspi4")
+
+
+def test_a_campaign_cell_takes_one_device() -> None:
+    from hwnas.campaign import parse_campaign
+
+    text = '[[grid]]\ndevices = ["fpga,raspi4"]\nbudgets = [20]\nestimators = ["oracle-val"]\nmethods = ["rs"]\n'
+    with pytest.raises(UsageError, match="a campaign cell takes one device"):
+        parse_campaign("fleet", text)
