@@ -38,7 +38,7 @@ import json
 import os
 import statistics
 import tomllib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field, replace
 from fnmatch import fnmatchcase
@@ -819,20 +819,28 @@ def accuracy_markdown(results: dict[str, Any], *, command: str) -> str:
                 f"| {reference.get('source', 'published')} | {reference.get('budget', '')} | "
                 f"{reference.get('estimator', '')} | {name} | " + " | ".join(cells) + " |"
             )
-    for budget in budgets:
-        for estimator in estimators:
-            for method in methods_of(budget, estimator):
-                cells = []
-                for dataset in datasets:
-                    group = by_key.get((budget, estimator, dataset))
-                    s = group["methods"].get(method) if group else None
-                    if not s or s["seeds"] == 0:
-                        cells.append(NOT_RUN)
-                        continue
-                    found = round(s["found_optimum"]["mean"] * s["seeds"])
-                    acc = s["test_acc"]
-                    cells.append(f"{acc['mean']:.2f} ± {acc['std']:.2f} (opt. {found}/{s['seeds']}, n={s['seeds']})")
-                lines.append(f"| hwnas | {budget} | {estimator} | {method} | " + " | ".join(cells) + " |")
+
+    def rows(cell: Callable[[dict[str, Any]], str]) -> Iterator[tuple[int, str, str, list[str]]]:
+        """(budget, estimator, method, one cell per dataset: `cell(summary)`, or NOT_RUN) per table row."""
+        for budget in budgets:
+            for estimator in estimators:
+                for method in methods_of(budget, estimator):
+                    summaries = [
+                        (by_key.get((budget, estimator, d)) or {"methods": {}})["methods"].get(method) for d in datasets
+                    ]
+                    cells = [cell(s) if s and s["seeds"] else NOT_RUN for s in summaries]
+                    yield budget, estimator, method, cells
+
+    def picked(s: dict[str, Any]) -> str:
+        found, acc = round(s["found_optimum"]["mean"] * s["seeds"]), s["test_acc"]
+        return f"{acc['mean']:.2f} ± {acc['std']:.2f} (opt. {found}/{s['seeds']}, n={s['seeds']})"
+
+    def best_evaluated(s: dict[str, Any]) -> str:
+        best = s.get("best_evaluated_test_acc")
+        return f"{best['mean']:.2f} ± {best['std']:.2f}" if best else NOT_RUN
+
+    for budget, estimator, method, cells in rows(picked):
+        lines.append(f"| hwnas | {budget} | {estimator} | {method} | " + " | ".join(cells) + " |")
     lines += [
         "",
         "Diagnostic only, not the protocol: the best *test* accuracy among all the architectures each run "
@@ -842,16 +850,8 @@ def accuracy_markdown(results: dict[str, Any], *, command: str) -> str:
         "| budget | estimator | method | " + " | ".join(datasets) + " |",
         "|---|---|---|" + "---|" * len(datasets),
     ]
-    for budget in budgets:
-        for estimator in estimators:
-            for method in methods_of(budget, estimator):
-                cells = []
-                for dataset in datasets:
-                    group = by_key.get((budget, estimator, dataset))
-                    s = group["methods"].get(method) if group else None
-                    best = s.get("best_evaluated_test_acc") if s and s["seeds"] else None
-                    cells.append(f"{best['mean']:.2f} ± {best['std']:.2f}" if best else NOT_RUN)
-                lines.append(f"| {budget} | {estimator} | {method} | " + " | ".join(cells) + " |")
+    for budget, estimator, method, cells in rows(best_evaluated):
+        lines.append(f"| {budget} | {estimator} | {method} | " + " | ".join(cells) + " |")
     lines += [
         "",
         "| budget | estimator | method | dataset | evaluated | LLM calls | tokens in/out | wall s/run |",

@@ -62,6 +62,27 @@ def space_and_tables(request: pytest.FixtureRequest) -> tuple[SearchSpace, Table
 
 
 @pytest.fixture
+def baseline_on(space_and_tables: tuple[SearchSpace, Tables]) -> Any:
+    """`run(method, **options)`: the baseline on seed 0, budget 30, oracle-val, in the space under test."""
+    from hwnas.harness import run_baseline
+    from hwnas.partition import make_partitioning
+    from hwnas.registry import make_latency_model
+
+    space, tables = space_and_tables
+    dataset = space.datasets[0]
+    device = "fpga" if space.name == "nb201" else "dev-a"
+
+    def run(method: str, **options: Any) -> Any:
+        return run_baseline(
+            method, 0, tables=tables, dataset=dataset, estimator="oracle-val",
+            latency_model=make_latency_model(device, space=space, dataset=dataset, tables=tables),
+            budget=30, partitioning=make_partitioning(space, space.niches().axis, dataset=dataset), **options,
+        )  # fmt: skip
+
+    return run
+
+
+@pytest.fixture
 def recorded_run(tmp_path: Path, tables: BenchmarkTables) -> Path:
     """A finished three-round agent run in `tmp_path/runs/rec`, written file by file as docs/trace-format.md says."""
     import csv

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -22,9 +23,8 @@ from hwnas.errors import UsageError
 from hwnas.graph.context import RunSettings
 from hwnas.graph.runner import run_search
 from hwnas.graph.stop import best_by_round, stop_criteria
-from hwnas.harness import picked_figures, run_baseline, run_benchmark
+from hwnas.harness import picked_figures, run_benchmark
 from hwnas.pareto import Archive
-from hwnas.partition import make_partitioning
 from hwnas.registry import make_estimator, make_latency_model
 from hwnas.runs.store import run_info
 from hwnas.spaces.nb201 import NB201
@@ -122,15 +122,10 @@ def test_picked_figures_score_the_best_by_the_estimator(tables: BenchmarkTables)
 
 
 @pytest.mark.parametrize("method", ["rs", "rea", "tpe", "ehvi"])
-def test_accuracy_only_baselines_run_on_either_space(space_and_tables: Case, method: str) -> None:
+def test_accuracy_only_baselines_run_on_either_space(space_and_tables: Case, baseline_on: Any, method: str) -> None:
     space, tables = space_and_tables
     dataset = space.datasets[0]
-    run = run_baseline(
-        method, 0, tables=tables, dataset=dataset, estimator="oracle-val",
-        latency_model=make_latency_model(device_of(space), space=space, dataset=dataset, tables=tables),
-        budget=30, partitioning=make_partitioning(space, space.niches().axis, dataset=dataset),
-        objectives=ACCURACY_ONLY,
-    )  # fmt: skip
+    run = baseline_on(method, objectives=ACCURACY_ONLY)
     archs = [r.arch_str for r in run.records]
     assert len(archs) == len(set(archs)) == 30
     figures = picked_figures(tables, dataset, archs, [r.score for r in run.records])

@@ -8,6 +8,7 @@ agents, the graph, the Coordinator, the partitions and the baselines assume of a
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,9 +19,7 @@ from hwnas.core.tables import Tables
 from hwnas.errors import UsageError
 from hwnas.graph.context import RunSettings
 from hwnas.graph.runner import run_search
-from hwnas.harness import run_baseline
 from hwnas.partition import make_partitioning
-from hwnas.registry import make_latency_model
 
 Case = tuple[SearchSpace, Tables]
 
@@ -89,14 +88,11 @@ def test_niches_partition_the_whole_space(space_and_tables: Case) -> None:
 
 
 @pytest.mark.parametrize("method", sorted(SEARCHERS))
-def test_every_baseline_spends_its_budget_on_either_space(space_and_tables: Case, method: str) -> None:
-    space, tables = space_and_tables
-    dataset = space.datasets[0]
-    run = run_baseline(
-        method, 0, tables=tables, dataset=dataset, estimator="oracle-val",
-        latency_model=make_latency_model(device_of(space), space=space, dataset=dataset, tables=tables),
-        budget=30, partitioning=make_partitioning(space, space.niches().axis, dataset=dataset),
-    )  # fmt: skip
+def test_every_baseline_spends_its_budget_on_either_space(
+    space_and_tables: Case, baseline_on: Any, method: str
+) -> None:
+    space, _ = space_and_tables
+    run = baseline_on(method)
     archs = [r.arch_str for r in run.records]
     assert len(archs) == len(set(archs)) == 30
     assert all(r.arch.space == space for r in run.records)
