@@ -385,3 +385,10 @@ def test_blind_prompts_with_the_random_model_evaluate_valid_architectures(tmp_pa
     assert all(NB201.parse(a).is_valid for a in archs)
     calls = [r for r in records(tmp_path, "r") if r["kind"] == "llm_call"]
     assert calls and all("nor_conv_3x3" not in json.dumps(r["request"]) for r in calls)
+
+
+def test_a_setting_missing_from_an_older_run_is_compared_at_its_value_before_it_existed() -> None:
+    saved = {k: v for k, v in RunSettings().as_dict().items() if k not in ("option_labels", "space")}
+    # Runs before `option_labels` had ranked labels: resuming one with today's default would change it.
+    assert RunSettings().differences(saved) == ["option_labels: 'ranked' -> 'shuffled'"]
+    assert RunSettings(option_labels="ranked").differences(saved) == []  # `space` was nb201 all along
