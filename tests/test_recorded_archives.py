@@ -55,7 +55,7 @@ def test_agent_graph_reproduces_its_recorded_archive(tmp_path: Path, data_dir: P
         again = [(row["arch_str"], float(row["score"])) for row in csv.DictReader(handle)]
     expected = recorded("fpga-b120-zc-agent-no-llm", 0)
     assert [a for a, _ in again] == [a for a, _ in expected]
-    assert [s for _, s in again] == pytest.approx([s for _, s in expected], rel=1e-9)
+    assert [s for _, s in again] == pytest.approx([s for _, s in expected], rel=1e-6)
 
 
 @pytest.mark.parametrize(("device", "seed"), [("fpga", 0), ("eyeriss", 1)])
