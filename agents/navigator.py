@@ -248,7 +248,7 @@ def navigator_node(state: SearchState, runtime: Runtime[Context]) -> dict[str, A
     ctx = runtime.context
     settings: RunSettings = ctx.settings
     round_number = state.get("round", 0) + 1
-    remaining = budget_left(state, ctx)
+    remaining = budget_left(state, ctx)  # also hands the archive to the Coordinator for the offers below
     active = active_partitions(state, ctx)
     fitted_before = ctx.coordinator.surrogate_seconds
     gains = expected_gains(state, ctx, active)
@@ -271,7 +271,6 @@ def navigator_node(state: SearchState, runtime: Runtime[Context]) -> dict[str, A
     if overrides:
         ctx.trace.write("guardrail", agent=AGENT, round=round_number, overrides=overrides)
     knowledge = heuristic_lines(state.get("knowledge", {}), ctx.space.slot_noun) if settings.knowledge_on else []
-    ctx.coordinator.reset(state.get("archive", []))
     tasks = {}
     for p, order in sorted(orders.items()):
         task = PartitionTask(

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from openai_payloads import chat_completion
+from openai_payloads import chat_completion, send_json
 from pydantic import BaseModel, Field
 
 from hwnas.cli import main
@@ -139,12 +139,7 @@ class FakeOpenAIServer:
                 self._send(200, chat_completion(body["model"], text))
 
             def _send(self, status: int, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, status, payload)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True

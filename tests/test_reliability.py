@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from openai_payloads import chat_completion
+from openai_payloads import chat_completion, send_json
 
 from hwnas.cli import main
 
@@ -158,12 +158,7 @@ class AgentServer:
                     if echo_auth:
                         reply = _fill_text(reply, self.headers.get("Authorization", ""))
                     status, payload = 200, chat_completion(body["model"], json.dumps(reply))
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, status, payload)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
