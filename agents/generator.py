@@ -15,6 +15,7 @@ the expected improvement over the best score, and nothing of latency.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -61,7 +62,8 @@ def describe_option(option: Option, space: SearchSpace, *, latency: bool = True)
     """One option line: `o1: [c3x3 none skip c1x1 pool c3x3] | 0.712±0.031 | 1.23 ms | gain 4.1`.
 
     The ops are the space's short names, slot by slot: prompt tokens cost time on the embedded model.
-    Without `latency` (accuracy alone) the latency column is left out.
+    Without `latency` (accuracy alone) the latency column is left out; on a fleet it holds each device's
+    latency (`1.23/4.56 ms`).
     """
     ops = " ".join(space.short_ops[op] for op in space.parse(option["arch"]).ops)
     if not latency:
@@ -71,17 +73,25 @@ def describe_option(option: Option, space: SearchSpace, *, latency: bool = True)
         )
     return (
         f"{option['rationale']}: [{ops}] | "
-        f"{option['predicted']:.3f}±{option['uncertainty']:.3f} | {option['latency_ms']:.3g} ms | "
+        f"{option['predicted']:.3f}±{option['uncertainty']:.3f} | "
+        f"{'/'.join(f'{v:.3g}' for v in option.get('latencies') or [option['latency_ms']])} ms | "
         f"gain {option['gain']:.2g}"
     )
 
 
 def generator_messages(
-    task: PartitionTask, partition_text: str, children: int, space: SearchSpace, *, latency: bool = True
+    task: PartitionTask,
+    partition_text: str,
+    children: int,
+    space: SearchSpace,
+    *,
+    latency: bool = True,
+    devices: Sequence[str] = (),
 ) -> list[tuple[str, str]]:
     """The system and user messages for one Generator call (fixed text first, so llama.cpp reuses it).
 
-    Without `latency` (accuracy alone) the prompt is `generator_accuracy`.
+    Without `latency` (accuracy alone) the prompt is `generator_accuracy`. A fleet's `devices` name the
+    latency column's devices.
     """
     rejections = (
         "Your previous children were rejected:\n" + "\n".join(f"- {r}" for r in task["rejections"]) + "\n"
@@ -96,6 +106,7 @@ def generator_messages(
         strategy=task["strategy"],
         note=task["note"],
         heuristics="\n".join(task["heuristics"]) or "(none yet)",
+        **({"latency": "latency ms" + (f" on {'/'.join(devices)}" if len(devices) > 1 else "")} if latency else {}),
         options="\n".join(describe_option(o, space, latency=latency) for o in task["options"]),
         children=children,
         rejections=rejections,
@@ -125,7 +136,12 @@ def generator_node(task: PartitionTask, runtime: Runtime[Context]) -> dict[str, 
             reply = ctx.llm.structured(
                 agent=AGENT,
                 messages=generator_messages(
-                    task, partition_text, children, ctx.space, latency=not ctx.settings.accuracy_only
+                    task,
+                    partition_text,
+                    children,
+                    ctx.space,
+                    latency=not ctx.settings.accuracy_only,
+                    devices=ctx.settings.devices,
                 ),
                 schema=reply_schema(lists),
                 context=trace_fields,

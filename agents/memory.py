@@ -34,7 +34,8 @@ def memory_messages(state: SearchState, ctx: Context) -> list[tuple[str, str]]:
         space=ctx.space.describe(),
         noun=noun,
         dataset=ctx.settings.dataset,
-        device=ctx.settings.device,
+        device=ctx.settings.device_text,
+        latency="latency ms" + (f" on {'/'.join(ctx.settings.devices)}" if len(ctx.settings.devices) > 1 else ""),
         evidence="\n".join(evidence) or f"(no single-{noun} edits observed yet)",
         knowledge="\n".join(heuristic_lines(state.get("knowledge", {}), noun)) or "(empty)",
     )

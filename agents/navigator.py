@@ -10,11 +10,13 @@ said, and traces the override.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field, create_model
 
+from hwnas.core.objectives import ACCURACY_LATENCY, Objective
 from hwnas.graph.context import Context, RunSettings
 from hwnas.graph.coordinator import budget_left, knowledge_in_use, move_rng
 from hwnas.graph.state import Evaluated, Parent, PartitionTask, SearchState
@@ -139,23 +141,39 @@ def uniform_orders(active: list[int], round_size: int) -> dict[int, PartitionOrd
     }
 
 
-def select_parents(archive: list[Evaluated], partition: int, k: int, *, accuracy_only: bool = False) -> list[Parent]:
+def as_parent(record: Evaluated) -> Parent:
+    """A parent as a Generator sees it (with each device's latency on a fleet)."""
+    parent = Parent(arch=record["arch"], score=record["score"], latency_ms=record["latency_ms"])
+    if "latencies" in record:
+        parent["latencies"] = record["latencies"]
+    return parent
+
+
+def select_parents(
+    archive: list[Evaluated],
+    partition: int,
+    k: int,
+    *,
+    accuracy_only: bool = False,
+    objectives: Sequence[Objective] = ACCURACY_LATENCY,
+) -> list[Parent]:
     """Up to k parents spread along the partition's front (fastest to best), then its best-scoring others.
 
     Spreading matters: the best-scoring k of a long front all sit at its slow end, and a search that
     only breeds from those never improves the fast end, where the true front's cheapest points lie.
-    With accuracy alone there is no front to spread along: the k best-scoring members.
+    With accuracy alone there is no front to spread along: the k best-scoring members. On a fleet the
+    front is in all the run's `objectives` and is spread along the first device's latency.
     """
     members = [r for r in archive if r["partition"] == partition]
     if accuracy_only:
         best = sorted(members, key=lambda r: -r["score"])[:k]
-        return [Parent(arch=r["arch"], score=r["score"], latency_ms=r["latency_ms"]) for r in best]
-    front = sorted(non_dominated_records(members), key=lambda r: r["latency_ms"])
+        return [as_parent(r) for r in best]
+    front = sorted(non_dominated_records(members, objectives), key=lambda r: r["latency_ms"])
     if len(front) > k:
         front = [front[round(i * (len(front) - 1) / (k - 1))] for i in range(k)] if k > 1 else front[-1:]
     rest = sorted((r for r in members if r not in front), key=lambda r: -r["score"])
     chosen = sorted(front, key=lambda r: -r["score"]) + rest
-    return [Parent(arch=r["arch"], score=r["score"], latency_ms=r["latency_ms"]) for r in chosen[:k]]
+    return [as_parent(r) for r in chosen[:k]]
 
 
 def _partition_table(state: SearchState, ctx: Context, gains: dict[int, float]) -> str:
@@ -170,7 +188,7 @@ def _partition_table(state: SearchState, ctx: Context, gains: dict[int, float]) 
         if ctx.settings.accuracy_only:
             size_or_best = f"{max(r['score'] for r in members):.3f}" if members else "n/a"
         else:
-            size_or_best = str(len(non_dominated_records(members)))
+            size_or_best = str(len(non_dominated_records(members, ctx.settings.objective_list)))
         stable = "yes" if progress and progress["stable"] else "no"
         gain = f"{gains[part.index]:.1f}" if part.index in gains else "n/a"
         lines.append(
@@ -201,7 +219,7 @@ def navigator_messages(
     settings = ctx.settings
     goal = {"space": ctx.space.describe(latency=not settings.accuracy_only), "dataset": settings.dataset}
     if not settings.accuracy_only:
-        goal["device"] = settings.device
+        goal["device"] = settings.device_text
     user = render(
         "navigator_accuracy" if settings.accuracy_only else "navigator",
         **goal,
@@ -227,7 +245,10 @@ def expected_gains(state: SearchState, ctx: Context, active: list[int]) -> dict[
     for p in active:
         preview = PartitionTask(
             round=state.get("round", 0) + 1, attempt=0, partition=p, slots=GAIN_PREVIEW, strategy="mixed", note="",
-            parents=select_parents(archive, p, settings.parents_per_prompt, accuracy_only=settings.accuracy_only),
+            parents=select_parents(
+                archive, p, settings.parents_per_prompt, accuracy_only=settings.accuracy_only,
+                objectives=settings.objective_list,
+            ),
             heuristics=[], rejections=[], options=[],
         )  # fmt: skip
         options = ctx.coordinator.offer(archive, preview, move_rng(settings.seed, preview))
@@ -281,7 +302,11 @@ def navigator_node(state: SearchState, runtime: Runtime[Context]) -> dict[str, A
             strategy=order.strategy,
             note=order.note,
             parents=select_parents(
-                state.get("archive", []), p, settings.parents_per_prompt, accuracy_only=settings.accuracy_only
+                state.get("archive", []),
+                p,
+                settings.parents_per_prompt,
+                accuracy_only=settings.accuracy_only,
+                objectives=settings.objective_list,
             ),
             heuristics=knowledge,
             rejections=[],

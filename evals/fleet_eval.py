@@ -8,14 +8,20 @@ architectures twice). Both evaluated sets are scored against the true front in t
 seeds, and on how many seeds the joint search's HV_B is at least the split searches')::
 
     python -m hwnas.evals.fleet_eval cifar10 fpga,raspi4 120 10 rs,nsga2,tpe,ls
+
+A method may also be an agent-graph variant of the campaigns (`agent`: the embedded model; `agent-no-llm`:
+random answers; `agent-top`), run with `hwnas.graph.runner.run_search` in a scratch folder.
 """
 
 from __future__ import annotations
 
 import statistics
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
+from hwnas.campaign import AGENT_METHODS
 from hwnas.core.objectives import ACCURACY_LATENCY, fleet_objectives, parse_fleet
 from hwnas.harness import run_baseline
 from hwnas.partition import make_partitioning
@@ -49,19 +55,25 @@ def compare(dataset: str, fleet: str, budget: int, seeds: int, methods: Sequence
     for method in methods:
         figures: dict[str, dict[str, list[float]]] = {"joint": {}, "split": {}}
         for seed in range(seeds):
-            joint = run_baseline(
-                method, seed, tables=tables, dataset=dataset, estimator="oracle-val", latency_model=joint_model,
-                budget=budget, partitioning=partitioning, objectives=fleet_objectives(devices),
-            )  # fmt: skip
-            split: list[str] = []
-            for index, model in enumerate(single_models):
-                run = run_baseline(
-                    method, seed + SPLIT_SEED_STRIDE * index, tables=tables, dataset=dataset,
-                    estimator="oracle-val", latency_model=model, budget=share, partitioning=partitioning,
-                    objectives=ACCURACY_LATENCY,
+            if method in AGENT_METHODS:
+                joint_archs = agent_archs(method, dataset, fleet, budget, seed)
+                split = [a for i, d in enumerate(devices) for a in
+                         agent_archs(method, dataset, d, share, seed + SPLIT_SEED_STRIDE * i)]  # fmt: skip
+            else:
+                joint = run_baseline(
+                    method, seed, tables=tables, dataset=dataset, estimator="oracle-val", latency_model=joint_model,
+                    budget=budget, partitioning=partitioning, objectives=fleet_objectives(devices),
                 )  # fmt: skip
-                split += [r.arch_str for r in run.records]
-            for name, archs in (("joint", [r.arch_str for r in joint.records]), ("split", split)):
+                joint_archs = [r.arch_str for r in joint.records]
+                split = []
+                for index, model in enumerate(single_models):
+                    run = run_baseline(
+                        method, seed + SPLIT_SEED_STRIDE * index, tables=tables, dataset=dataset,
+                        estimator="oracle-val", latency_model=model, budget=share, partitioning=partitioning,
+                        objectives=ACCURACY_LATENCY,
+                    )  # fmt: skip
+                    split += [r.arch_str for r in run.records]
+            for name, archs in (("joint", joint_archs), ("split", split)):
                 for suffix, front in fronts.items():
                     figures[name].setdefault(f"hv_b{suffix}", []).append(front.hv_b(archs))
                     figures[name].setdefault(f"igd{suffix}", []).append(front.igd(archs))
@@ -71,6 +83,19 @@ def compare(dataset: str, fleet: str, budget: int, seeds: int, methods: Sequence
             tail = f"{wins}/{seeds}" if name == "joint" else ""
             lines.append(f"| {method} | {name} | {' | '.join(cells)} | {tail} |")
     return lines
+
+
+def agent_archs(method: str, dataset: str, device: str, budget: int, seed: int) -> list[str]:
+    """The architectures one agent-graph run (`AGENT_METHODS[method]`, oracle-val) evaluated, in order."""
+    from hwnas.graph.context import RunSettings
+    from hwnas.graph.runner import run_search
+    from hwnas.runs.schema import read_archive_csv
+
+    settings = RunSettings(dataset=dataset, device=device, estimator="oracle-val", budget=budget, seed=seed,
+                           **AGENT_METHODS[method])  # fmt: skip
+    with tempfile.TemporaryDirectory() as scratch:
+        run_search(settings, name="unit", out=Path(scratch), on_progress=lambda _line: None)
+        return [row.arch for row in read_archive_csv(Path(scratch) / "unit" / "archive.csv")]
 
 
 def _pm(values: list[float]) -> str:

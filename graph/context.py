@@ -12,9 +12,10 @@ import math
 from dataclasses import MISSING, asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any, Final
 
-from hwnas.core.objectives import Objective, is_accuracy_only, parse_objectives
+from hwnas.core.objectives import Objective, is_accuracy_only, parse_fleet, parse_objectives, search_objectives
 from hwnas.errors import UsageError
 from hwnas.spaces import get_space
+from hwnas.tools.ranking import MAX_FLEET
 
 if TYPE_CHECKING:  # the services import the graph's types themselves
     from hwnas.core.space import SearchSpace
@@ -114,15 +115,26 @@ class RunSettings:
         if not math.isfinite(self.stable_eps) or self.stable_eps < 0:
             raise UsageError(f"--eps must be a non-negative number, got {self.stable_eps}")
         parse_objectives(self.objectives)
-        if "," in self.device:
+        if len(self.devices) > MAX_FLEET:
             raise UsageError(
-                f"--device {self.device}: the agent graph searches one device; a fleet is for `hwnas bench`"
+                f"--device {self.device}: the agent graph ranks fleets of at most {MAX_FLEET} devices "
+                "(`hwnas bench` takes larger ones)"
             )
 
     @property
+    def devices(self) -> tuple[str, ...]:
+        """The device, or each device of a fleet (`--device fpga,raspi4`)."""
+        return parse_fleet(self.device)
+
+    @property
+    def device_text(self) -> str:
+        """The device(s) as prompts name them: `fpga`, or `fpga and raspi4`."""
+        return " and ".join(self.devices)
+
+    @property
     def objective_list(self) -> tuple[Objective, ...]:
-        """The objectives the search optimises."""
-        return parse_objectives(self.objectives)
+        """The objectives the search optimises (on a fleet: accuracy and each device's latency)."""
+        return search_objectives(self.objectives, self.device)
 
     @property
     def accuracy_only(self) -> bool:

@@ -41,19 +41,20 @@ def evaluate(ctx: Context, proposals: list[Proposal], round_number: int) -> list
         return []
     archs = [p["arch"] for p in proposals]
     records = ctx.coordinator.evaluate([ctx.space.parse(a) for a in archs])
-    latencies = [r.latency_ms for r in records]
-    scores = [r.score for r in records]
     ctx.trace.write(
         "tool_call",
         agent=AGENT,
         round=round_number,
         tool="lookup_latency+score_proxy",
         results=[
-            {"arch": a, "latency_ms": lat, "score": s} for a, lat, s in zip(archs, latencies, scores, strict=True)
+            {"arch": a, "latency_ms": r.latency_ms, **({"latencies": list(r.latencies)} if r.latencies else {}),
+             "score": r.score}
+            for a, r in zip(archs, records, strict=True)
         ],
-    )
-    return [
-        Evaluated(
+    )  # fmt: skip
+    evaluated = []
+    for p, record in zip(proposals, records, strict=True):
+        entry = Evaluated(
             arch=p["arch"],
             key=record.arch.canonical_key,
             partition=p["partition"],
@@ -64,8 +65,10 @@ def evaluate(ctx: Context, proposals: list[Proposal], round_number: int) -> list
             parents=p["parents"],
             rationale=p["rationale"],
         )
-        for p, record in zip(proposals, records, strict=True)
-    ]
+        if record.latencies:
+            entry["latencies"] = list(record.latencies)
+        evaluated.append(entry)
+    return evaluated
 
 
 def initialise_node(state: SearchState, runtime: Runtime[Context]) -> dict[str, Any]:

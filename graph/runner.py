@@ -121,6 +121,11 @@ def check_settings(paths: RunPaths, settings: RunSettings) -> None:
         paths.settings.write_text(json.dumps(settings.as_dict(), indent=2))
 
 
+def has_latency(tables: Tables, settings: RunSettings) -> bool:
+    """Whether the tables hold the run's latency on every device (so its true front is known)."""
+    return all(tables.has(settings.dataset, device) for device in settings.devices)
+
+
 def write_outputs(
     paths: RunPaths, state: SearchState, settings: RunSettings, tables: Tables | None, wall_s: float
 ) -> dict[str, Any]:
@@ -143,7 +148,7 @@ def write_outputs(
     if tables is not None and settings.accuracy_only and archive:
         archs = [r["arch"] for r in archive]
         summary["true"] = picked_figures(tables, settings.dataset, archs, [r["score"] for r in archive])
-    elif tables is not None and tables.has(settings.dataset, settings.device):
+    elif tables is not None and has_latency(tables, settings):
         summary["true"] = true_indicators(tables, settings.dataset, settings.device, [r["arch"] for r in archive])
     (paths.root / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
@@ -215,7 +220,7 @@ def _progress_fields(
         return {"round": state.get("round", 0), "best": best, "llm_calls": llm_calls()}
     return {
         "round": state.get("round", 0),
-        "front": len(non_dominated_records(archive)),
+        "front": len(non_dominated_records(archive, settings.objective_list)),
         "hv_b": truth.hv_b([r["arch"] for r in archive]) if truth is not None and archive else None,
         "llm_calls": llm_calls(),
     }
@@ -297,7 +302,7 @@ def run_search(
     progress = Progress(settings.budget, unit="evaluated", live=None if on_progress is None else False)
     report = on_progress or progress.log
     truth = None
-    if tables is not None and tables.has(settings.dataset, settings.device):
+    if tables is not None and has_latency(tables, settings):
         truth = true_front(tables, settings.dataset, settings.device)
     with run_lock(paths.root), progress:
         check_settings(paths, settings)

@@ -8,7 +8,8 @@ Coordinator once it has judged them (`CLEAR`).
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, Literal, TypedDict
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
 CLEAR: Literal["clear"] = "clear"
 
@@ -16,6 +17,11 @@ CLEAR: Literal["clear"] = "clear"
 def extend_or_clear(current: list[Any], update: list[Any] | Literal["clear"]) -> list[Any]:
     """Append a branch's items, or empty the list when a node returns `CLEAR`."""
     return [] if update == CLEAR else current + update
+
+
+def latency_objectives(record: Mapping[str, Any]) -> list[float]:
+    """A record's latency objectives: one per device of a fleet (`latencies`), else `[latency_ms]`."""
+    return [float(v) for v in record.get("latencies") or [record["latency_ms"]]]
 
 
 class Evaluated(TypedDict):
@@ -26,6 +32,8 @@ class Evaluated(TypedDict):
     partition: int
     score: float
     latency_ms: float
+    """On a fleet of devices (`--device fpga,raspi4`): the first device's; `latencies` has each one's."""
+    latencies: NotRequired[list[float]]
     round: int
     operator: str
     """`init` (random start), `mutation`, `crossover` or `sample` (a random partition member a Generator chose)."""
@@ -51,6 +59,7 @@ class Option(Proposal):
     uncertainty: float
     """... and its standard deviation."""
     latency_ms: float
+    latencies: NotRequired[list[float]]
     gain: float
     """Expected hypervolume improvement over the run's front, in thousandths of the frame's area."""
 
@@ -61,6 +70,7 @@ class Parent(TypedDict):
     arch: str
     score: float
     latency_ms: float
+    latencies: NotRequired[list[float]]
 
 
 class PartitionTask(TypedDict):

@@ -4,7 +4,8 @@ The search ends at the first of: the budget spent, every partition stable, the r
 (`stop_criteria`, built from the run settings out of `hwnas.core.stop`'s composable criteria).
 
 Scores of a zero-cost predictor have no natural scale, so a partition's hypervolume is measured in a
-frame taken from its own records: their score and latency ranges, widened by half a range on each side.
+frame taken from its own records: their score and latency ranges (on a fleet, each device's), widened
+by half a range on each side.
 Each assessment re-measures the partition's whole history (the front as it stood after each earlier
 round) in the current frame, so a child far better than anything before still counts as progress. A
 partition is stable once its front has grown by less than `stable_eps` (relative) for
@@ -36,31 +37,36 @@ from hwnas.core.stop import (
     rounds_without_gain,
 )
 from hwnas.graph.context import Context, RunSettings
-from hwnas.graph.state import Evaluated, PartitionProgress, SearchState
+from hwnas.graph.state import Evaluated, PartitionProgress, SearchState, latency_objectives
 
 AGENT = "coordinator"
 
 
 def frame_for(records: list[Evaluated]) -> list[float]:
-    """[score low, score high, latency low, latency high], widened by half a range on each side."""
+    """[score low, score high, latency low, latency high], widened by half a range on each side.
+
+    On a fleet each further device adds its latency's low and high.
+    """
     scores = [r["score"] for r in records]
-    latencies = [r["latency_ms"] for r in records]
+    columns = list(zip(*(latency_objectives(r) for r in records), strict=True))
     frame = []
-    for low, high in ((min(scores), max(scores)), (min(latencies), max(latencies))):
+    for low, high in ((min(scores), max(scores)), *((min(c), max(c)) for c in columns)):
         margin = 0.5 * (high - low) or 0.1 * abs(high) or 1.0
         frame += [low - margin, high + margin]
     return frame
 
 
 def front_hypervolume(records: list[Evaluated], frame: list[float]) -> float:
-    """Hypervolume of the records (maximise score, minimise latency) in the frame, reference (1, 1)."""
+    """Hypervolume of the records (maximise score, minimise each latency) in the frame, reference (1, 1, ...)."""
     if not records:
         return 0.0
-    s_low, s_high, l_low, l_high = frame
+    s_low, s_high, *latency_frame = frame
+    lows, highs = np.array(latency_frame[0::2]), np.array(latency_frame[1::2])
     points = np.array(
-        [[(s_high - r["score"]) / (s_high - s_low), (r["latency_ms"] - l_low) / (l_high - l_low)] for r in records]
-    )
-    return float(HV(ref_point=np.array([1.0, 1.0]))(np.clip(points, 0.0, 1.0)))
+        [[(s_high - r["score"]) / (s_high - s_low), *((np.array(latency_objectives(r)) - lows) / (highs - lows))]
+         for r in records]
+    )  # fmt: skip
+    return float(HV(ref_point=np.ones(points.shape[1]))(np.clip(points, 0.0, 1.0)))
 
 
 def is_stable(history: list[float], eps: float, window: int) -> bool:

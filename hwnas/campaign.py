@@ -67,6 +67,7 @@ AGENT_METHODS: Final[dict[str, dict[str, Any]]] = {
     "agent-no-knowledge": {"use_knowledge": False},
     "agent-no-navigator": {"use_navigator": False},
     "agent-no-llm": {"llm": "random"},
+    "agent-ranked-labels": {"option_labels": "ranked"},
     "agent-top": {"generator_policy": "top"},
     "agent-random-picks": {"generator_policy": "random"},
     "agent-blind": {"blind_prompts": True},

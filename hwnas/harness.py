@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from hwnas.baselines import SEARCHERS, TWO_OBJECTIVES_ONLY, get_searcher
+from hwnas.baselines import SEARCHERS, SMALL_FLEETS_ONLY, get_searcher
 from hwnas.core.evaluation import BudgetedEvaluator, EvaluationRecord, LatencyModel, check_budget
 from hwnas.core.objectives import ACCURACY_LATENCY, Objective, is_accuracy_only, objectives_name, search_objectives
 from hwnas.core.space import Architecture
@@ -29,6 +29,7 @@ from hwnas.pareto import true_front
 from hwnas.partition import Partitioning, make_partitioning
 from hwnas.registry import make_estimator, make_latency_model
 from hwnas.runs.schema import write_bench_csv
+from hwnas.tools.ranking import MAX_FLEET
 
 INDICATORS = ("igd", "hv_b", "igd_valid", "hv_b_valid")
 """Per-run figures: IGD and HV_B with all cells, and with degenerate cells left out (`_valid`)."""
@@ -231,9 +232,9 @@ def run_benchmark(
     latency_model = make_latency_model(device, space=space, dataset=dataset, tables=tables)
     if not is_accuracy_only(objectives):
         objectives = search_objectives("accuracy,latency", device)
-        two_only = [m for m in methods if m in TWO_OBJECTIVES_ONLY]
-        if len(objectives) > 2 and two_only:
-            raise UsageError(f"method {two_only[0]!r} ranks two objectives only; a fleet of devices has more")
+        small_only = [m for m in methods if m in SMALL_FLEETS_ONLY]
+        if len(objectives) - 1 > MAX_FLEET and small_only:
+            raise UsageError(f"method {small_only[0]!r} ranks fleets of at most {MAX_FLEET} devices, got {device!r}")
     make_estimator(estimator, space=space, dataset=dataset, tables=tables)  # a bad name fails before any run
     check_budget(space, budget)
     partitioning = make_partitioning(space, partition_axis, bins=bins, dataset=dataset, tables=tables, device=device)

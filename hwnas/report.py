@@ -43,7 +43,7 @@ from hwnas.pareto import TrueFront, non_dominated_mask, non_dominated_records, t
 from hwnas.partition import make_partitioning
 from hwnas.runs.export import run_summary
 from hwnas.runs.records import distinct_llm_calls
-from hwnas.runs.schema import ArchiveRow, read_bench_csv
+from hwnas.runs.schema import ArchiveRow, read_bench_csv, row_objectives
 from hwnas.runs.store import Run, is_agent_run, resolve_run
 from hwnas.spaces import get_space
 from hwnas.tools.knowledge import statement
@@ -72,17 +72,25 @@ class Truth:
 
     @classmethod
     def find(cls, tables: Tables | None, dataset: str | None, device: str | None) -> Truth | None:
-        """The truth of (dataset, device), or None when there are no tables or they lack the pair."""
-        if tables is None or dataset is None or device is None or not tables.has(dataset, device):
+        """The truth of (dataset, device or fleet), or None when there are no tables or they lack a pair."""
+        if tables is None or dataset is None or device is None:
+            return None
+        if not all(tables.has(dataset, d) for d in device.split(",")):
             return None
         full = true_front(tables, dataset, device)
         valid = true_front(tables, dataset, device, exclude_degenerate=True)
         return cls(dataset, device, tables, full, valid)
 
-    def measured(self, archs: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """True (latency ms, test accuracy %) of `archs`."""
+    @property
+    def devices(self) -> list[str]:
+        """The device, or each device of a fleet."""
+        return self.device.split(",")
+
+    def measured(self, archs: Sequence[str], device: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """True (latency ms on the `device`-th device, test accuracy %) of `archs`."""
         rows = self.tables.rows(archs)
-        return self.tables.latency_ms(self.dataset, self.device)[rows], self.tables.accuracy(self.dataset)[rows]
+        latency = self.tables.latency_ms(self.dataset, self.devices[device])[rows]
+        return latency, self.tables.accuracy(self.dataset)[rows]
 
 
 @dataclass(frozen=True)
@@ -109,7 +117,7 @@ def round_figures(archive: Sequence[ArchiveRow], truth: Truth | None) -> list[Ro
             if truth is None
             else [truth.full.igd(archs), truth.full.hv_b(archs), truth.valid.igd(archs), truth.valid.hv_b(archs)]
         )
-        figures.append(RoundFigures(number, len(upto), len(non_dominated_records(upto)), *true))
+        figures.append(RoundFigures(number, len(upto), len(non_dominated_records(upto, row_objectives(upto))), *true))
     return figures
 
 
@@ -136,20 +144,34 @@ def _staircase(ax: Axes, latency: np.ndarray, accuracy: np.ndarray, **style: Any
     ax.step(latency[order], accuracy[order], where="post", **style)
 
 
-def _draw_front(ax: Axes, archive: Sequence[ArchiveRow], truth: Truth | None, title: str) -> None:
-    """Evaluated points coloured by partition, the found front, and the true front when known."""
+def _fleet_size(archive: Sequence[ArchiveRow]) -> int:
+    """Devices the run searched (a fleet's rows carry one latency per device)."""
+    return len(archive[0].latencies) if archive and archive[0].latencies else 1
+
+
+def _draw_front(ax: Axes, archive: Sequence[ArchiveRow], truth: Truth | None, title: str, device: int = 0) -> None:
+    """Evaluated points coloured by partition, the found front, and the true front when known.
+
+    On a fleet the plot is the projection on the `device`-th device's latency: the fronts are those in all
+    the objectives, so they are drawn as points, not staircases (a point may look dominated in a projection).
+    """
     archs = [r.arch for r in archive]
+    fleet = _fleet_size(archive) > 1 or (truth is not None and len(truth.devices) > 1)
     if truth is not None:
-        latency, accuracy = truth.measured(archs)
-        true_latency, true_accuracy = truth.measured(truth.full.arch_strs)
-        _staircase(ax, true_latency, true_accuracy, color="0.3", linewidth=1, label="true front")
-        ax.scatter(true_latency, true_accuracy, s=22, facecolors="none", edgecolors="0.3")
-        ax.set_xlabel(f"latency on {truth.device} (ms, benchmark table)")
+        latency, accuracy = truth.measured(archs, device)
+        all_latencies = np.column_stack([truth.measured(archs, d)[0] for d in range(len(truth.devices))])
+        true_latency, true_accuracy = truth.measured(truth.full.arch_strs, device)
+        if not fleet:
+            _staircase(ax, true_latency, true_accuracy, color="0.3", linewidth=1, label="true front")
+        ax.scatter(true_latency, true_accuracy, s=22, facecolors="none", edgecolors="0.3",
+                   label="true front" if fleet else None)  # fmt: skip
+        ax.set_xlabel(f"latency on {truth.devices[device]} (ms, benchmark table)")
         ax.set_ylabel(f"test accuracy on {truth.dataset} (%)")
     else:
-        latency = np.array([r.latency_ms for r in archive])
+        all_latencies = np.array([r.latencies or (r.latency_ms,) for r in archive]).reshape(len(archive), -1)
+        latency = all_latencies[:, device]
         accuracy = np.array([r.score for r in archive])
-        ax.set_xlabel("latency (ms, as the run measured it)")
+        ax.set_xlabel("latency (ms, as the run measured it)" + (f", device {device + 1}" if fleet else ""))
         ax.set_ylabel("predicted score (the run's estimator)")
     if len(archs):
         partitions = np.array([r.partition for r in archive])
@@ -160,16 +182,12 @@ def _draw_front(ax: Axes, archive: Sequence[ArchiveRow], truth: Truth | None, ti
             ax.scatter(
                 latency[chosen], accuracy[chosen], s=10, alpha=0.6, color=colours(max(index, 0) % 10), label=label
             )
-        on_front = non_dominated_mask(np.column_stack([-accuracy, latency]))
-        _staircase(
-            ax,
-            latency[on_front],
-            accuracy[on_front],
-            color="tab:orange",
-            linewidth=1.8,
-            label="found front" if truth is not None else "predicted front",
-        )
-        ax.scatter(latency[on_front], accuracy[on_front], s=30, color="tab:orange", edgecolors="black", zorder=3)
+        on_front = non_dominated_mask(np.column_stack([-accuracy, all_latencies if fleet else latency]))
+        found = "found front" if truth is not None else "predicted front"
+        if not fleet:
+            _staircase(ax, latency[on_front], accuracy[on_front], color="tab:orange", linewidth=1.8, label=found)
+        ax.scatter(latency[on_front], accuracy[on_front], s=30, color="tab:orange", edgecolors="black", zorder=3,
+                   label=found if fleet else None)  # fmt: skip
     ax.set_title(title)
     ax.grid(alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
@@ -177,9 +195,11 @@ def _draw_front(ax: Axes, archive: Sequence[ArchiveRow], truth: Truth | None, ti
 
 
 def plot_front(archive: Sequence[ArchiveRow], truth: Truth | None, title: str) -> bytes:
-    """The front plot as PNG bytes."""
-    figure = Figure(figsize=(7.5, 5), layout="constrained")
-    _draw_front(figure.add_subplot(), archive, truth, title)
+    """The front plot as PNG bytes (a fleet: one projection per device, side by side)."""
+    devices = len(truth.devices) if truth is not None else _fleet_size(archive)
+    figure = Figure(figsize=(7.5 * devices, 5), layout="constrained")
+    for device in range(devices):
+        _draw_front(figure.add_subplot(1, devices, device + 1), archive, truth, title, device)
     return _png(figure)
 
 
@@ -479,7 +499,7 @@ def write_report(run: Run, *, out: Path | None = None, tables: Tables | None = N
         ["evaluated / budget", f"{len(archive)} / {settings.get('budget')}"],
         ["rounds", summary.get("rounds")],
         ["stop reason", summary.get("stop_reason", "")],
-        ["front size (predicted)", len(non_dominated_records(archive))],
+        ["front size (predicted)", len(non_dominated_records(archive, row_objectives(archive)))],
     ]
     if last is not None and last.igd is not None:
         headline += [
@@ -494,7 +514,8 @@ def write_report(run: Run, *, out: Path | None = None, tables: Tables | None = N
 
     page.add("<h2>Pareto front</h2>")
     source = (
-        f"true test accuracy and {truth.device} latency from the benchmark tables"
+        f"true test accuracy and {' / '.join(truth.devices)} latency from the benchmark tables"
+        + (" (one projection per device of the fleet's front)" if len(truth.devices) > 1 else "")
         if truth
         else "predicted: no benchmark truth for this dataset and device (pass --data or set HWNAS_DATA)"
     )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -89,15 +92,91 @@ def test_bad_fleet_on_the_command_line_exits_2_with_one_line(
     assert main(["bench", "--data", str(data_dir), "--methods", "rs", "--device", "fpga,fpga"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "'fpga' twice" in err
-    assert main(["bench", "--data", str(data_dir), "--methods", "ehvi", "--device", "fpga,raspi4"]) == 2
-    assert "two objectives only" in capsys.readouterr().err
+    assert main(["bench", "--data", str(data_dir), "--methods", "ehvi", "--device", "fpga,raspi4,pixel3"]) == 2
+    assert "ranks fleets of at most 2 devices" in capsys.readouterr().err
 
 
-def test_the_agent_graph_refuses_a_fleet() -> None:
+def test_the_agent_graph_refuses_a_fleet_of_three() -> None:
     from hwnas.graph.context import RunSettings
 
-    with pytest.raises(UsageError, match="the agent graph searches one device"):
-        RunSettings(device="fpga,raspi4")
+    with pytest.raises(UsageError, match="the agent graph ranks fleets of at most 2 devices"):
+        RunSettings(device="fpga,raspi4,pixel3")
+    assert RunSettings(device="fpga,raspi4").devices == ("fpga", "raspi4")
+
+
+@pytest.fixture(scope="module")
+def fleet_run(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    """A finished agent run on the fleet fpga + raspi4 (offline random model, oracle-val, budget 40)."""
+    from hwnas.graph.context import RunSettings
+    from hwnas.graph.runner import run_search
+
+    out = tmp_path_factory.mktemp("fleet")
+    settings = RunSettings(device="fpga,raspi4", llm="random", estimator="oracle-val", budget=40, round_size=12)
+    run_search(settings, name="fleet", out=out, data=str(data_dir), on_progress=lambda _: None)
+    return out / "fleet"
+
+
+def test_an_agent_run_on_a_fleet_records_and_scores_every_device(fleet_run: Path, tables: BenchmarkTables) -> None:
+    from hwnas.pareto import true_indicators
+    from hwnas.runs.schema import read_archive_csv
+
+    archive = read_archive_csv(fleet_run / "archive.csv")
+    assert len(archive) == 40 and len({r.arch for r in archive}) == 40
+    rows = tables.rows([r.arch for r in archive])
+    for column, device in enumerate(("fpga", "raspi4")):
+        assert [r.latencies[column] for r in archive] == pytest.approx(tables.latency_ms("cifar10", device)[rows])
+    summary = json.loads((fleet_run / "summary.json").read_text())
+    expected = true_indicators(tables, "cifar10", "fpga,raspi4", [r.arch for r in archive])
+    assert summary["true"] == pytest.approx(expected)
+    front = read_archive_csv(fleet_run / "front.csv")
+    points = np.array([[-r.score, *r.latencies] for r in archive])
+    assert {r.arch for r in front} == {archive[i].arch for i in np.flatnonzero(non_dominated_mask(points))}
+
+
+def test_a_fleet_run_shows_each_device_to_its_agents(fleet_run: Path) -> None:
+    from hwnas.trace import read_trace
+
+    records = list(read_trace(fleet_run / "trace.jsonl"))
+    prompts = {r["agent"]: r["request"] for r in records if r["kind"] == "llm_call"}
+    generator = json.dumps(prompts["generator"])
+    assert "latency ms on fpga/raspi4" in generator
+    assert re.search(r"\| [0-9.]+/[0-9.]+ ms \|", generator)  # each option: one latency per device
+    assert "fast on fpga and raspi4" in json.dumps(prompts["navigator"])
+
+
+def test_a_fleet_run_resumes_to_the_uninterrupted_archive(
+    fleet_run: Path, data_dir: Path, tmp_path: Path, scripted_model: Any
+) -> None:
+    from hwnas.graph.context import RunSettings
+    from hwnas.graph.runner import run_search
+
+    settings = RunSettings(device="fpga,raspi4", llm="random", estimator="oracle-val", budget=40, round_size=12)
+    with pytest.raises(KeyboardInterrupt):
+        run_search(settings, name="fleet", out=tmp_path, data=str(data_dir), chat_model=scripted_model(die_after=9),
+                   on_progress=lambda _: None)  # fmt: skip
+    run_search(settings, name="fleet", out=tmp_path, data=str(data_dir), on_progress=lambda _: None)
+    assert (tmp_path / "fleet" / "archive.csv").read_text() == (fleet_run / "archive.csv").read_text()
+
+
+def test_a_fleet_report_draws_one_projection_per_device(
+    fleet_run: Path, tables: BenchmarkTables, tmp_path: Path
+) -> None:
+    from hwnas.report import write_report
+    from hwnas.runs.export import export_csv
+    from hwnas.runs.store import resolve_run
+
+    run = resolve_run("fleet", fleet_run.parent)
+    html = write_report(run, out=tmp_path / "report.html", tables=tables).read_text()
+    assert "fpga / raspi4 latency" in html and "one projection per device" in html
+    export_csv(run, tmp_path / "export")
+    header = (tmp_path / "export" / "front.csv").read_text().splitlines()[0]
+    assert header.endswith(",latencies")
+
+
+def test_ehvi_ranks_a_fleet_of_two_within_the_budget(tables: BenchmarkTables) -> None:
+    report = run_benchmark(tables=tables, methods=["ehvi"], dataset="cifar10", device="fpga,raspi4", budget=30, seeds=1)
+    run = report.runs[0]
+    assert run.evaluated == 30 and 0 < run.figures["hv_b"] <= 1
 
 
 def test_a_campaign_cell_takes_one_device() -> None:

@@ -14,7 +14,7 @@ from hwnas.partition import make_partitioning
 from hwnas.registry import make_estimator, make_latency_model
 from hwnas.spaces.nb201.space import NB201
 from hwnas.spaces.nb201.tables import BenchmarkTables
-from hwnas.tools.ranking import REFERENCE, expected_improvement, greedy_batch
+from hwnas.tools.ranking import REFERENCE, expected_improvement, expected_improvement_fleet, greedy_batch
 from hwnas.tools.surrogate import SURROGATES, make_surrogate
 
 
@@ -82,6 +82,42 @@ def test_greedy_batch_spreads_along_latency() -> None:
     mean, latency = np.array([0.3, 0.31, 0.6]), np.array([0.3, 0.31, 0.1])
     picks = greedy_batch(FRONT, mean, np.full(3, 1e-6), latency, 2)
     assert [p.index for p in picks] == [0, 2] and picks[0].gain > 0
+
+
+FLEET_FRONT = np.array([[0.2, 0.8, 0.7], [0.5, 0.5, 0.2], [0.8, 0.2, 0.6], [0.4, 0.3, 0.9]])
+"""A hand-built front in (loss, latency on device 1, latency on device 2), all minimised."""
+
+
+def test_fleet_ehvi_is_the_exact_improvement_when_certain() -> None:
+    candidates = np.array([[0.1, 0.9, 0.9], [0.3, 0.3, 0.3], [0.6, 0.6, 0.6], [0.9, 0.05, 0.1], [0.2, 0.8, 0.7]])
+    got = expected_improvement_fleet(FLEET_FRONT, candidates[:, 0], np.full(5, 1e-9), candidates[:, 1:])
+    hv = HV(ref_point=np.full(3, REFERENCE))
+    exact = [hv(np.vstack([FLEET_FRONT, c])) - hv(FLEET_FRONT) for c in candidates]
+    assert got == pytest.approx(exact, abs=1e-9)
+    assert got[2] == pytest.approx(0.0, abs=1e-9) and got[4] == pytest.approx(0.0, abs=1e-9)  # dominated, repeated
+    assert got[1] > 0 and got[3] > 0  # each extends the front
+
+
+def test_fleet_ehvi_of_one_device_is_the_staircase_ehvi() -> None:
+    rng = np.random.default_rng(3)
+    mean, std, latency = rng.random(40), np.full(40, 0.1), rng.random(40)
+    staircase = expected_improvement(FRONT, mean, std, latency)
+    assert expected_improvement_fleet(FRONT, mean, std, latency[:, None]) == pytest.approx(staircase, abs=1e-12)
+
+
+def test_fleet_greedy_batch_picks_what_rescoring_everything_picks() -> None:
+    rng = np.random.default_rng(4)
+    front, candidates = rng.random((30, 3)), rng.random((500, 3))
+    std = np.full(500, 0.05)
+    lazy = [p.index for p in greedy_batch(front, candidates[:, 0], std, candidates[:, 1:], 12)]
+    eager, grown, open_ = [], front, np.ones(500, dtype=bool)
+    for _ in range(12):
+        gains = np.where(open_, expected_improvement_fleet(grown, candidates[:, 0], std, candidates[:, 1:]), -np.inf)
+        best = int(np.argmax(gains))
+        eager.append(best)
+        open_[best] = False
+        grown = np.vstack([grown, candidates[best]])
+    assert lazy == eager and len(set(lazy)) == 12
 
 
 def test_options_carry_prediction_latency_and_gain(tables: BenchmarkTables) -> None:

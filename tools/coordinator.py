@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 from langchain_core.tools import BaseTool, StructuredTool
 
-from hwnas.core.evaluation import BudgetedEvaluator, Estimator, EvaluationRecord, LatencyModel
+from hwnas.core.evaluation import BudgetedEvaluator, Estimator, EvaluationRecord, LatencyModel, latency_values
 from hwnas.core.objectives import ACCURACY_LATENCY, Objective, is_accuracy_only
 from hwnas.errors import UsageError
-from hwnas.graph.state import Evaluated, Option, PartitionTask, Proposal
+from hwnas.graph.state import Evaluated, Option, PartitionTask, Proposal, latency_objectives
 from hwnas.partition import Partitioning
 from hwnas.tools.evidence import ANY_EDGE
 from hwnas.tools.moves import ALL_FAMILIES, candidate_moves, families_for
@@ -131,13 +131,17 @@ class Coordinator:
             return "duplicate: computes the same function as an architecture already evaluated"
         return "ok"
 
-    def lookup_latency(self, archs: list[str]) -> list[float]:
-        """Latency in milliseconds of each architecture on the run's device (free).
+    def lookup_latency(self, archs: list[str]) -> list[list[float]]:
+        """Latency in milliseconds of each architecture on the run's device, or on each device of a fleet (free).
 
         Args:
             archs: architecture texts in the run's space.
         """
-        return [float(v) for v in self.latency_model.latency_ms([self.space.parse(a) for a in archs])]
+        return self.latency_columns([self.space.parse(a) for a in archs]).tolist()
+
+    def latency_columns(self, archs: Sequence[Architecture]) -> np.ndarray:
+        """(len(archs), devices) latencies in ms: one column, or one per device of a fleet."""
+        return latency_values(self.latency_model, archs).reshape(len(archs), -1)
 
     def score_proxy(self, archs: list[str]) -> list[float]:
         """Estimator score of each architecture (higher is better); each new one costs one unit of budget.
@@ -159,7 +163,9 @@ class Coordinator:
         """Take exactly the archive's architectures, and give the evaluator its history (the state is the truth)."""
         self.taken_keys.clear()
         self.remember(r["arch"] for r in archive)
-        self.evaluator.restore((self.space.parse(r["arch"]), r["score"], r["latency_ms"]) for r in archive)
+        self.evaluator.restore(
+            (self.space.parse(r["arch"]), r["score"], r.get("latencies") or r["latency_ms"]) for r in archive
+        )
 
     def predict_score(self, archs: list[str]) -> list[tuple[float, float]]:
         """The surrogate's predicted estimator score of each architecture, with its standard deviation (free).
@@ -181,7 +187,7 @@ class Coordinator:
             return
         started = time.perf_counter()
         scores = np.array([r["score"] for r in archive])
-        latencies = np.array([r["latency_ms"] for r in archive])
+        latencies = np.array([latency_objectives(r) for r in archive])
         self.surrogate.fit([self.space.parse(a) for a in evaluated], scores)
         self._scores = scores
         pool = self._pool_latencies if self.candidates == "partition" and not self.accuracy_only else latencies
@@ -192,7 +198,7 @@ class Coordinator:
 
     @cached_property
     def _pool_latencies(self) -> np.ndarray:
-        return np.asarray(self.latency_model.latency_ms(self.space.distinct_architectures), dtype=np.float64)
+        return self.latency_columns(self.space.distinct_architectures)
 
     def candidates_of(
         self, partition: int, parents: list[str], strategy: str, wanted: int, rng: np.random.Generator
@@ -258,26 +264,29 @@ class Coordinator:
         if not candidates or self._frame is None:
             return []
         archs = [c["arch"] for c in candidates]
-        latency = np.array(self.tools["lookup_latency"].invoke({"archs": archs}))
+        latency = np.array(self.tools["lookup_latency"].invoke({"archs": archs}))  # (candidates, devices)
         mean, std = self.surrogate.predict([self.space.parse(a) for a in archs])
         if self.accuracy_only:
             picks = rank_by_improvement(self._scores, mean, std, count, widen)
         else:
             picks = rank(self._frame, self._front, mean, std, latency, count, widen)
-        return [
-            Option(
+        options = []
+        for rank_number, p in enumerate(picks, start=1):
+            option = Option(
                 partition=candidates[p.index]["partition"],
                 arch=candidates[p.index]["arch"],
                 operator=candidates[p.index]["operator"],
                 parents=candidates[p.index]["parents"],
-                rationale=f"o{rank}",
+                rationale=f"o{rank_number}",
                 predicted=float(mean[p.index]),
                 uncertainty=float(std[p.index]),
-                latency_ms=float(latency[p.index]),
+                latency_ms=float(latency[p.index, 0]),
                 gain=1000 * p.gain,
             )
-            for rank, p in enumerate(picks, start=1)
-        ]
+            if latency.shape[1] > 1:
+                option["latencies"] = [float(v) for v in latency[p.index]]
+            options.append(option)
+        return options
 
     def legal_moves(
         self, parents: list[str], partition: int, strategy: str, wanted: int, rng: np.random.Generator

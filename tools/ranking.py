@@ -15,6 +15,13 @@ A batch is chosen greedily: after each pick the candidate joins the front at its
 "kriging believer"), so the next pick fills another gap instead of crowding the same spot; spread
 along latency is what the true front rewards. `hedge` widens every uncertainty by a share of the score
 range, so the ranking does not trust a cheap estimator's small differences more than they deserve.
+
+A fleet of devices (`--device fpga,raspi4`) has one latency objective per device (`f2, f3, ...`, each
+scaled by its own range). The same identity holds with a grid in place of the staircase: cut the latency
+box at every front coordinate; a cell's height is the best loss among the front points that dominate its
+lower corner, and the improvement is the sum over cells of (the cell's overlap with the candidate's box)
+x (the closed-form expected improvement below that height) (`expected_improvement_fleet`). The grid
+grows as the front's size to the power of the number of devices, so fleets are ranked for two devices.
 """
 
 from __future__ import annotations
@@ -25,27 +32,44 @@ from typing import Final
 import numpy as np
 from scipy.stats import norm
 
+from hwnas.errors import UsageError
 from hwnas.pareto import non_dominated_mask
 
 REFERENCE: Final = 1.1
 """The reference point in the run's frame: 10 % beyond the worst score and the slowest latency seen."""
+MAX_FLEET: Final = 2
+"""Devices a fleet ranking takes (the grid has about (front size)^devices cells)."""
+LAZY_BATCH: Final = 64
+"""Candidates a fleet's greedy batch re-scores per pick before trusting the rest's earlier gains."""
 
 
 @dataclass(frozen=True)
 class Frame:
-    """Maps scores (maximised) and latencies to the minimised, roughly unit-range objectives f1, f2."""
+    """Maps scores (maximised) and latencies to the minimised, roughly unit-range objectives f1, f2 (, f3 ...).
+
+    Latencies are one value per architecture (one device) or one row of per-device values (a fleet);
+    each device gets its own range.
+    """
 
     score_low: float
     score_high: float
-    latency_low: float
-    latency_high: float
+    latency_low: tuple[float, ...]
+    latency_high: tuple[float, ...]
 
     @classmethod
     def around(cls, scores: np.ndarray, latencies: np.ndarray) -> Frame:
         """The frame spanned by the given scores and latencies (a zero range becomes 1)."""
         s_low, s_high = float(np.min(scores)), float(np.max(scores))
-        l_low, l_high = float(np.min(latencies)), float(np.max(latencies))
-        return cls(s_low, s_high if s_high > s_low else s_low + 1.0, l_low, l_high if l_high > l_low else l_low + 1.0)
+        columns = np.asarray(latencies, dtype=np.float64)
+        columns = columns.reshape(len(columns), -1)
+        lows = [float(v) for v in columns.min(axis=0)]
+        highs = [float(h) if h > low else low + 1.0 for low, h in zip(lows, columns.max(axis=0), strict=True)]
+        return cls(s_low, s_high if s_high > s_low else s_low + 1.0, tuple(lows), tuple(highs))
+
+    @property
+    def devices(self) -> int:
+        """How many latency objectives the frame scales."""
+        return len(self.latency_low)
 
     def loss(self, scores: np.ndarray) -> np.ndarray:
         """f1: 0 at the best score evaluated, 1 at the worst."""
@@ -56,11 +80,15 @@ class Frame:
         return np.asarray(std, dtype=np.float64) / (self.score_high - self.score_low)
 
     def latency(self, latencies: np.ndarray) -> np.ndarray:
-        """f2: 0 at the fastest latency, 1 at the slowest."""
-        return (np.asarray(latencies, dtype=np.float64) - self.latency_low) / (self.latency_high - self.latency_low)
+        """f2 (one device: a vector) or f2, f3 ... (a fleet: one column per device): 0 fastest, 1 slowest."""
+        values = np.asarray(latencies, dtype=np.float64)
+        if values.ndim == 1:
+            return (values - self.latency_low[0]) / (self.latency_high[0] - self.latency_low[0])
+        low, high = np.asarray(self.latency_low), np.asarray(self.latency_high)
+        return (values - low) / (high - low)
 
     def points(self, scores: np.ndarray, latencies: np.ndarray) -> np.ndarray:
-        """Evaluated (score, latency) pairs as (f1, f2) rows: the front the ranking improves on."""
+        """Evaluated (score, latency...) rows as (f1, f2, ...) rows: the front the ranking improves on."""
         return np.column_stack([self.loss(scores), self.latency(latencies)])
 
 
@@ -95,10 +123,44 @@ class Ranked:
     gain: float
 
 
+def expected_improvement_fleet(
+    front: np.ndarray, loss_mean: np.ndarray, loss_std: np.ndarray, latency: np.ndarray
+) -> np.ndarray:
+    """EHVI of each candidate (f1 ~ N(loss_mean, loss_std), known latencies: N x k) over `front` (M x (1 + k)).
+
+    The reference point is REFERENCE in every objective; points beyond it add nothing.
+    """
+    latency = np.asarray(latency, dtype=np.float64)
+    count, devices = latency.shape
+    front = np.asarray(front, dtype=np.float64).reshape(-1, 1 + devices)
+    front = front[np.all(front < REFERENCE, axis=1)]
+    front = front[non_dominated_mask(front)]
+    # Per device, the cells between consecutive front coordinates; each candidate's overlap with each cell.
+    edges = [np.concatenate([[-np.inf], np.unique(front[:, 1 + d]), [REFERENCE]]) for d in range(devices)]
+    overlap = np.ones((count, 1))
+    for d, edge in enumerate(edges):
+        along = np.clip(edge[None, 1:] - np.maximum(edge[None, :-1], latency[:, d : d + 1]), 0.0, None)
+        overlap = (overlap[:, :, None] * along[:, None, :]).reshape(count, -1)
+    corners = np.stack(np.meshgrid(*(edge[:-1] for edge in edges), indexing="ij"), axis=-1).reshape(-1, devices)
+    dominates = np.all(front[None, :, 1:] <= corners[:, None, :], axis=2)
+    heights = np.min(np.where(dominates, front[None, :, 0], REFERENCE), axis=1, initial=REFERENCE)
+    mean = np.asarray(loss_mean, dtype=np.float64)[:, None]
+    std = np.asarray(loss_std, dtype=np.float64)[:, None]
+    z = (heights[None, :] - mean) / std
+    improvement = (heights[None, :] - mean) * norm.cdf(z) + std * norm.pdf(z)
+    return np.asarray((overlap * improvement).sum(axis=1))
+
+
 def greedy_batch(
     front: np.ndarray, loss_mean: np.ndarray, loss_std: np.ndarray, latency: np.ndarray, count: int
 ) -> list[Ranked]:
-    """Pick up to `count` candidates one by one by EHVI, each pick joining the front at its predicted mean."""
+    """Pick up to `count` candidates one by one by EHVI, each pick joining the front at its predicted mean.
+
+    `latency` is a vector or one column (one device), or one column per device (a fleet: `fleet_greedy_batch`).
+    """
+    if np.ndim(latency) == 2 and np.shape(latency)[1] > 1:
+        return fleet_greedy_batch(front, loss_mean, loss_std, latency, count)
+    latency = np.reshape(latency, -1)
     front = np.asarray(front, dtype=np.float64).reshape(-1, 2)
     remaining = np.ones(len(loss_mean), dtype=bool)
     picks: list[Ranked] = []
@@ -108,6 +170,41 @@ def greedy_batch(
         picks.append(Ranked(best, float(gains[best])))
         remaining[best] = False
         front = np.vstack([front, [loss_mean[best], latency[best]]])
+    return picks
+
+
+def fleet_greedy_batch(
+    front: np.ndarray, loss_mean: np.ndarray, loss_std: np.ndarray, latency: np.ndarray, count: int
+) -> list[Ranked]:
+    """`greedy_batch` for a fleet (latency N x k, k <= MAX_FLEET), lazily.
+
+    A candidate's gain can only shrink as the front grows, so after the first pick only the
+    `LAZY_BATCH` candidates with the largest earlier gains are re-scored; the best of them is taken when
+    its fresh gain is at least every other candidate's earlier gain (else all are re-scored). The picks
+    are those of re-scoring everything each time.
+    """
+    latency = np.asarray(latency, dtype=np.float64)
+    if latency.shape[1] > MAX_FLEET:
+        raise UsageError(f"the EHVI ranking takes fleets of at most {MAX_FLEET} devices, got {latency.shape[1]}")
+    front = np.asarray(front, dtype=np.float64).reshape(-1, 1 + latency.shape[1])
+    mean, std = np.asarray(loss_mean, dtype=np.float64), np.asarray(loss_std, dtype=np.float64)
+    gains = expected_improvement_fleet(front, mean, std, latency)  # upper bounds once the front grows
+    remaining = np.ones(len(mean), dtype=bool)
+    picks: list[Ranked] = []
+    for _ in range(min(count, len(mean))):
+        if picks:
+            bounds = np.where(remaining, gains, -np.inf)
+            order = np.argsort(-bounds, kind="stable")
+            head = order[:LAZY_BATCH]
+            gains[head] = expected_improvement_fleet(front, mean[head], std[head], latency[head])
+            rest_bound = bounds[order[LAZY_BATCH]] if len(order) > LAZY_BATCH else -np.inf
+            if np.max(np.where(remaining[head], gains[head], -np.inf)) < rest_bound:
+                gains = expected_improvement_fleet(front, mean, std, latency)
+        scored = np.where(remaining, gains, -np.inf)
+        best = int(np.argmax(scored))  # ties go to the first candidate, so the order is deterministic
+        picks.append(Ranked(best, float(scored[best])))
+        remaining[best] = False
+        front = np.vstack([front, [mean[best], *latency[best]]])
     return picks
 
 

@@ -35,8 +35,8 @@ SEARCHERS: Final[dict[str, Searcher]] = {
 }
 
 
-TWO_OBJECTIVES_ONLY: Final = frozenset({"ehvi"})
-"""Baselines whose ranking is for accuracy and one latency (or accuracy alone), not for a fleet of devices."""
+SMALL_FLEETS_ONLY: Final = frozenset({"ehvi"})
+"""Baselines whose EHVI ranking takes fleets of at most `hwnas.tools.ranking.MAX_FLEET` devices."""
 
 
 def get_searcher(name: str, *, dataset: str = "cifar10", partitioning: Partitioning | None = None) -> Searcher:

@@ -6,7 +6,8 @@ architectures a greedy expected-hypervolume-improvement batch picks among every 
 the space (`hwnas.tools.ranking`). Comparing it with the agent graph separates what the agents add from
 what the surrogate and the ranking give on their own. With accuracy as the only objective
 (`BudgetedEvaluator.objectives`) the batch is picked by expected improvement over the best score instead
-(`hwnas.tools.ranking.rank_by_improvement`): Bayesian optimisation with EI.
+(`hwnas.tools.ranking.rank_by_improvement`): Bayesian optimisation with EI. A fleet of two devices is
+ranked by EHVI in the three objectives.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Final
 
 import numpy as np
 
-from hwnas.core.evaluation import BudgetedEvaluator, EvaluationRecord
+from hwnas.core.evaluation import BudgetedEvaluator, EvaluationRecord, latency_values
 from hwnas.core.objectives import is_accuracy_only
 from hwnas.errors import UsageError
 from hwnas.partition import make_partitioning
@@ -46,7 +47,7 @@ def search(
     pool = space.distinct_architectures
     keys = {a: a.canonical_key for a in pool}
     accuracy_only = is_accuracy_only(evaluator.objectives)
-    pool_latency = np.zeros(len(pool)) if accuracy_only else np.asarray(evaluator.latency_model.latency_ms(pool))
+    pool_latency = np.zeros(len(pool)) if accuracy_only else latency_values(evaluator.latency_model, pool)
     model = make_surrogate(surrogate, space=space, dataset=dataset, seed=int(rng.integers(2**31)))
     while evaluator.remaining > 0:
         history = evaluator.history
@@ -62,7 +63,7 @@ def search(
             picks = rank_by_improvement(scores, mean, std, min(round_size, evaluator.remaining))
             evaluator.evaluate_many([candidates[p.index] for p in picks])
             continue
-        latencies = np.array([r.latency_ms for r in history])
+        latencies = np.array([r.latency_objectives for r in history])
         frame = Frame.around(scores, np.concatenate([latencies, pool_latency]))
         front = frame.points(scores, latencies)
         picks = rank(frame, front, mean, std, pool_latency[open_], min(round_size, evaluator.remaining))

@@ -63,6 +63,13 @@ class FleetLatencyModel(LatencyModel, Protocol):
         ...
 
 
+def latency_values(model: LatencyModel, archs: Sequence[Architecture]) -> np.ndarray:
+    """Each architecture's latency: a vector on one device, one column per device for a fleet model."""
+    if isinstance(model, FleetLatencyModel):
+        return np.asarray(model.latency_ms_per_device(archs), dtype=np.float64)
+    return np.asarray(model.latency_ms(archs), dtype=np.float64)
+
+
 @dataclass(frozen=True, slots=True)
 class EvaluationRecord:
     """One evaluated architecture: what the searcher's estimator and latency model said about it."""
@@ -79,6 +86,11 @@ class EvaluationRecord:
     def arch_str(self) -> str:
         """The architecture's text in its space."""
         return str(self.arch)
+
+    @property
+    def latency_objectives(self) -> float | tuple[float, ...]:
+        """The latency as `latency_values` gives it: one value, or the per-device tuple of a fleet."""
+        return self.latencies or self.latency_ms
 
 
 def check_budget(space: SearchSpace, budget: int) -> None:
@@ -124,17 +136,22 @@ class BudgetedEvaluator:
         """Budget left, in distinct architectures."""
         return self.budget - len(self.history)
 
-    def restore(self, evaluated: Iterable[tuple[Architecture, float, float]]) -> None:
+    def restore(self, evaluated: Iterable[tuple[Architecture, float, float | Sequence[float]]]) -> None:
         """Replace the history by earlier evaluations (architecture, score, latency), in order, for free.
 
-        The agent graph keeps its archive in checkpointed state; each node hands it back here, so budget
-        and duplicates are judged by the same rule as every baseline's.
+        A fleet's latency is the per-device sequence. The agent graph keeps its archive in checkpointed
+        state; each node hands it back here, so budget and duplicates are judged by the same rule as every
+        baseline's.
         """
         self.history.clear()
         self.archive = Archive(self.objectives)
         self._by_arch.clear()
         for arch, score, latency in evaluated:
-            self._keep(EvaluationRecord(arch, float(score), float(latency), len(self.history)))
+            if isinstance(latency, Sequence):
+                latencies = tuple(float(v) for v in latency)
+                self._keep(EvaluationRecord(arch, float(score), latencies[0], len(self.history), latencies))
+            else:
+                self._keep(EvaluationRecord(arch, float(score), float(latency), len(self.history)))
 
     def _keep(self, record: EvaluationRecord) -> None:
         self.history.append(record)

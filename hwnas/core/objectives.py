@@ -56,9 +56,14 @@ METRICS: Final = {"accuracy": ACCURACY, "latency": LATENCY}
 
 def fleet_objectives(devices: Sequence[str]) -> tuple[Objective, ...]:
     """Accuracy and the latency on each of `devices` (one device: `ACCURACY_LATENCY`)."""
-    if len(devices) == 1:
+    return objectives_on(len(devices))
+
+
+def objectives_on(devices: int) -> tuple[Objective, ...]:
+    """Accuracy and the latency on each of that many devices (one: `ACCURACY_LATENCY`)."""
+    if devices <= 1:
         return ACCURACY_LATENCY
-    return (ACCURACY, *(Objective("latencies", maximise=False, index=i) for i in range(len(devices))))
+    return (ACCURACY, *(Objective("latencies", maximise=False, index=i) for i in range(devices)))
 
 
 def parse_objectives(text: str) -> tuple[Objective, ...]:

@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from hwnas.errors import UsageError
 from hwnas.pareto import non_dominated_records
-from hwnas.runs.schema import ARCHIVE_COLUMNS, ArchiveRow
+from hwnas.runs.schema import ArchiveRow, archive_columns, row_objectives
 from hwnas.runs.store import Run
 
 HEURISTIC_COLUMNS: Final = ("id", "from_op", "to_op", "edge", "accuracy", "latency", "evidence", "round", "text")
@@ -41,7 +41,7 @@ def run_summary(run: Run, archive: list[ArchiveRow]) -> dict[str, Any]:
             "settings": run.settings(),
             "budget_used": len(archive),
             "rounds": max((r.round for r in archive), default=0),
-            "front_size": len(non_dominated_records(archive)),
+            "front_size": len(non_dominated_records(archive, row_objectives(archive))),
         }
     return {"status": run.status(), **summary}
 
@@ -54,7 +54,7 @@ def export_document(run: Run) -> dict[str, Any]:
         "run": run.name,
         "summary": run_summary(run, archive),
         "archive": [r.as_dict() for r in archive],
-        "front": [r.as_dict() for r in non_dominated_records(archive)],
+        "front": [r.as_dict() for r in non_dominated_records(archive, row_objectives(archive))],
         "knowledge_base": run.knowledge(),
     }
 
@@ -82,7 +82,9 @@ def export_csv(run: Run, folder: Path) -> list[Path]:
         raise UsageError(f"--out {folder} cannot be created: {error.strerror}") from None
 
     def as_csv_row(row: dict[str, Any]) -> dict[str, Any]:
-        return {**row, "parents": ";".join(row["parents"])}
+        return {**row, "parents": ";".join(row["parents"]), "latencies": ";".join(map(repr, row.get("latencies", [])))}
+
+    columns = archive_columns(document["archive"])
 
     knowledge = document["knowledge_base"]
     history = [
@@ -92,8 +94,8 @@ def export_csv(run: Run, folder: Path) -> list[Path]:
         for item in entry.get(change, [])
     ]
     return [
-        _write(folder / "archive.csv", ARCHIVE_COLUMNS, [as_csv_row(r) for r in document["archive"]]),
-        _write(folder / "front.csv", ARCHIVE_COLUMNS, [as_csv_row(r) for r in document["front"]]),
+        _write(folder / "archive.csv", columns, [as_csv_row(r) for r in document["archive"]]),
+        _write(folder / "front.csv", columns, [as_csv_row(r) for r in document["front"]]),
         _write(folder / "knowledge_base.csv", HEURISTIC_COLUMNS, knowledge.get("heuristics", [])),
         _write(folder / "knowledge_history.csv", HISTORY_COLUMNS, history),
         _write(

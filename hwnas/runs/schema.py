@@ -18,9 +18,13 @@ from typing import Any, Final
 import numpy as np
 
 from hwnas.core.evaluation import EvaluationRecord
+from hwnas.core.objectives import Objective, objectives_on
 from hwnas.errors import UsageError
 
 ARCHIVE_COLUMNS: Final = ("arch_str", "partition", "score", "latency_ms", "round", "operator", "parents", "rationale")
+FLEET_ARCHIVE_COLUMNS: Final = (*ARCHIVE_COLUMNS, "latencies")
+"""A fleet run's archive (`--device fpga,raspi4`): `latency_ms` is the first device's, `latencies` each
+device's in device order, `;`-separated."""
 BENCH_COLUMNS: Final = ("step", "arch_str", "score", "latency_ms", "test_acc")
 
 
@@ -36,6 +40,8 @@ class ArchiveRow:
     operator: str
     parents: tuple[str, ...]
     rationale: str
+    latencies: tuple[float, ...] = ()
+    """On a fleet: each device's latency in device order (else empty)."""
 
     @classmethod
     def from_evaluated(cls, record: Mapping[str, Any]) -> ArchiveRow:
@@ -49,10 +55,11 @@ class ArchiveRow:
             operator=str(record["operator"]),
             parents=tuple(record["parents"]),
             rationale=str(record["rationale"]),
+            latencies=tuple(float(v) for v in record.get("latencies") or ()),
         )
 
     def as_dict(self) -> dict[str, Any]:
-        """The row as `archive.csv` names its columns (parents as a list)."""
+        """The row as `archive.csv` names its columns (parents as a list; `latencies` only on a fleet)."""
         return {
             "arch_str": self.arch,
             "partition": self.partition,
@@ -62,17 +69,35 @@ class ArchiveRow:
             "operator": self.operator,
             "parents": list(self.parents),
             "rationale": self.rationale,
+            **({"latencies": list(self.latencies)} if self.latencies else {}),
         }
 
 
+def row_objectives(rows: Sequence[ArchiveRow]) -> tuple[Objective, ...]:
+    """What a run's rows were searched on: accuracy and latency, or on a fleet each device's latency."""
+    return objectives_on(len(rows[0].latencies) if rows else 1)
+
+
+def archive_columns(rows: Iterable[Mapping[str, Any] | ArchiveRow]) -> tuple[str, ...]:
+    """`FLEET_ARCHIVE_COLUMNS` when the rows carry per-device latencies, else `ARCHIVE_COLUMNS`."""
+    fleet = any((r.get("latencies") if isinstance(r, Mapping) else r.latencies) for r in rows)
+    return FLEET_ARCHIVE_COLUMNS if fleet else ARCHIVE_COLUMNS
+
+
 def write_archive_csv(path: Path, records: Iterable[Mapping[str, Any]]) -> None:
-    """Write an agent run's archive (or front): the graph's `Evaluated` records, parents joined by `;`."""
+    """Write an agent run's archive (or front): the graph's `Evaluated` records, parents joined by `;`.
+
+    A fleet's per-device latencies go to a last column, `;`-joined too.
+    """
+    rows = [ArchiveRow.from_evaluated(r) for r in records]
+    columns = archive_columns(rows)
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(ARCHIVE_COLUMNS)
-        for r in records:
-            row = ArchiveRow.from_evaluated(r)
-            writer.writerow([*(row.as_dict()[c] for c in ARCHIVE_COLUMNS[:6]), ";".join(row.parents), row.rationale])
+        writer.writerow(columns)
+        for row in rows:
+            fleet = [";".join(repr(v) for v in row.latencies)] if columns == FLEET_ARCHIVE_COLUMNS else []
+            fields = [*(row.as_dict()[c] for c in ARCHIVE_COLUMNS[:6]), ";".join(row.parents), row.rationale]
+            writer.writerow([*fields, *fleet])
 
 
 def write_bench_csv(path: Path, records: Sequence[EvaluationRecord], test_acc: np.ndarray) -> None:
@@ -89,11 +114,11 @@ def _damaged_csv(path: Path, line: int, problem: str) -> UsageError:
     return UsageError(f"archive {path} is damaged at line {line}: {problem}; restore it or re-run")
 
 
-def _read_csv(path: Path, columns: Sequence[str]) -> list[dict[str, str]]:
+def _read_csv(path: Path, columns: Sequence[str], *alternatives: Sequence[str]) -> list[dict[str, str]]:
     try:
         with path.open(newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
-            if reader.fieldnames is None or list(reader.fieldnames) != list(columns):
+            if reader.fieldnames is None or list(reader.fieldnames) not in [list(c) for c in (columns, *alternatives)]:
                 raise _damaged_csv(path, 1, f"header {reader.fieldnames}, expected {list(columns)}")
             rows = list(reader)
     except (csv.Error, UnicodeDecodeError) as error:
@@ -107,10 +132,13 @@ def _read_csv(path: Path, columns: Sequence[str]) -> list[dict[str, str]]:
 def read_archive_csv(path: Path) -> list[ArchiveRow]:
     """Read an agent run's `archive.csv` (or `front.csv`), checking every field."""
     rows = []
-    for line, row in enumerate(_read_csv(path, ARCHIVE_COLUMNS), start=2):
+    for line, row in enumerate(_read_csv(path, ARCHIVE_COLUMNS, FLEET_ARCHIVE_COLUMNS), start=2):
         try:
             parents = [p for p in row["parents"].split(";") if p]
-            rows.append(ArchiveRow.from_evaluated({**row, "arch": row["arch_str"], "parents": parents}))
+            latencies = [float(v) for v in row.get("latencies", "").split(";") if v]
+            rows.append(
+                ArchiveRow.from_evaluated({**row, "arch": row["arch_str"], "parents": parents, "latencies": latencies})
+            )
         except ValueError as error:
             raise _damaged_csv(path, line, str(error)) from None
     return rows
