@@ -163,6 +163,8 @@ def make_partitioning(
     else:
         if tables is None or device is None:
             raise UsageError("the latency axis needs the benchmark tables and a --device")
+        if "," in device:
+            raise UsageError(f"the latency axis splits by one device's latency; --device {device} is a fleet")
         latency = tables.latency_ms(dataset, device)
         values = latency[tables.rows(list(space))]
         names, descriptions, labels = _quantile_split(values, bins, axis, f"{device} latency", f"ms on {dataset}")

@@ -87,13 +87,19 @@ def test_bad_fleets_are_usage_errors(tables: BenchmarkTables, device: str, datas
 
 
 def test_bad_fleet_on_the_command_line_exits_2_with_one_line(
-    data_dir: Path, capsys: pytest.CaptureFixture[str]
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["bench", "--data", str(data_dir), "--methods", "rs", "--device", "fpga,fpga"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "'fpga' twice" in err
     assert main(["bench", "--data", str(data_dir), "--methods", "ehvi", "--device", "fpga,raspi4,pixel3"]) == 2
     assert "ranks fleets of at most 2 devices" in capsys.readouterr().err
+    run = ["run", "--data", str(data_dir), "--llm", "random", "--out", str(tmp_path), "--budget", "20"]
+    assert main([*run, "--device", "fpga,raspi4,pixel3"]) == 2
+    assert "fleets of at most 2 devices" in capsys.readouterr().err
+    assert main([*run, "--device", "fpga,raspi4", "--partition-axis", "latency"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "is a fleet" in err
 
 
 def test_the_agent_graph_refuses_a_fleet_of_three() -> None:

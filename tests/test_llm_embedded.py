@@ -94,7 +94,9 @@ def test_embedded_model_answers_the_memory_agent_and_every_action_is_judged(tmp_
     ]  # fmt: skip
     edits = supported_edits(edit_effects(NB201, archive))
     assert ("skip_connect", "nor_conv_3x3") in edits
-    ctx = SimpleNamespace(space=NB201, settings=SimpleNamespace(dataset="cifar10", device="fpga"))
+    from hwnas.graph.context import RunSettings
+
+    ctx = SimpleNamespace(space=NB201, settings=RunSettings(dataset="cifar10", device="fpga"))
     llm = make_llm("embedded", max_tokens=200, trace=TraceWriter(tmp_path / "trace.jsonl"))
     update = llm.structured(
         agent="memory",

@@ -33,7 +33,7 @@ from typing import Any, Final, Literal
 
 from hwnas.errors import UsageError
 from hwnas.pareto import non_dominated_records
-from hwnas.runs.schema import ArchiveRow, read_archive_csv
+from hwnas.runs.schema import ArchiveRow, read_archive_csv, row_objectives
 from hwnas.trace import TRACE_VERSION, read_trace
 
 RUNNING_WINDOW_S: Final = 60.0
@@ -299,7 +299,8 @@ def run_info(path: Path, now: float | None = None) -> RunInfo:
         state = run.checkpoint() or {}
         archive = state.get("archive", [])
         used, rounds = len(archive), state.get("round")
-        front_size = len(non_dominated_records(archive))
+        rows = [ArchiveRow.from_evaluated(r) for r in archive]
+        front_size = len(non_dominated_records(rows, row_objectives(rows)))
     return RunInfo(
         run.name,
         path,
