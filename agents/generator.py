@@ -15,7 +15,6 @@ the expected improvement over the best score, and nothing of latency.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -86,12 +85,12 @@ def generator_messages(
     space: SearchSpace,
     *,
     latency: bool = True,
-    devices: Sequence[str] = (),
+    latency_unit: str = "latency ms",
 ) -> list[tuple[str, str]]:
     """The system and user messages for one Generator call (fixed text first, so llama.cpp reuses it).
 
-    Without `latency` (accuracy alone) the prompt is `generator_accuracy`. A fleet's `devices` name the
-    latency column's devices.
+    Without `latency` (accuracy alone) the prompt is `generator_accuracy`. `latency_unit` heads the latency
+    column (`RunSettings.latency_unit`: on a fleet it names the devices).
     """
     rejections = (
         "Your previous children were rejected:\n" + "\n".join(f"- {r}" for r in task["rejections"]) + "\n"
@@ -106,7 +105,7 @@ def generator_messages(
         strategy=task["strategy"],
         note=task["note"],
         heuristics="\n".join(task["heuristics"]) or "(none yet)",
-        **({"latency": "latency ms" + (f" on {'/'.join(devices)}" if len(devices) > 1 else "")} if latency else {}),
+        **({"latency": latency_unit} if latency else {}),
         options="\n".join(describe_option(o, space, latency=latency) for o in task["options"]),
         children=children,
         rejections=rejections,
@@ -141,7 +140,7 @@ def generator_node(task: PartitionTask, runtime: Runtime[Context]) -> dict[str, 
                     children,
                     ctx.space,
                     latency=not ctx.settings.accuracy_only,
-                    devices=ctx.settings.devices,
+                    latency_unit=ctx.settings.latency_unit,
                 ),
                 schema=reply_schema(lists),
                 context=trace_fields,

@@ -35,7 +35,7 @@ def memory_messages(state: SearchState, ctx: Context) -> list[tuple[str, str]]:
         noun=noun,
         dataset=ctx.settings.dataset,
         device=ctx.settings.device_text,
-        latency="latency ms" + (f" on {'/'.join(ctx.settings.devices)}" if len(ctx.settings.devices) > 1 else ""),
+        latency=ctx.settings.latency_unit,
         evidence="\n".join(evidence) or f"(no single-{noun} edits observed yet)",
         knowledge="\n".join(heuristic_lines(state.get("knowledge", {}), noun)) or "(empty)",
     )

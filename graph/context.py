@@ -132,6 +132,11 @@ class RunSettings:
         return " and ".join(self.devices)
 
     @property
+    def latency_unit(self) -> str:
+        """How prompts head a latency column: `latency ms`, or on a fleet `latency ms on fpga/raspi4`."""
+        return "latency ms" + (f" on {'/'.join(self.devices)}" if len(self.devices) > 1 else "")
+
+    @property
     def objective_list(self) -> tuple[Objective, ...]:
         """The objectives the search optimises (on a fleet: accuracy and each device's latency)."""
         return search_objectives(self.objectives, self.device)

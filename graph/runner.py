@@ -40,7 +40,7 @@ from hwnas.graph.state import SearchState
 from hwnas.harness import picked_figures
 from hwnas.llm import make_llm
 from hwnas.llm.blind import Blinding
-from hwnas.pareto import TrueFront, non_dominated_records, true_front, true_indicators
+from hwnas.pareto import TrueFront, has_truth, non_dominated_records, true_front, true_indicators
 from hwnas.partition import make_partitioning
 from hwnas.progress import Progress, format_fields
 from hwnas.registry import make_estimator, make_latency_model
@@ -121,11 +121,6 @@ def check_settings(paths: RunPaths, settings: RunSettings) -> None:
         paths.settings.write_text(json.dumps(settings.as_dict(), indent=2))
 
 
-def has_latency(tables: Tables, settings: RunSettings) -> bool:
-    """Whether the tables hold the run's latency on every device (so its true front is known)."""
-    return all(tables.has(settings.dataset, device) for device in settings.devices)
-
-
 def write_outputs(
     paths: RunPaths, state: SearchState, settings: RunSettings, tables: Tables | None, wall_s: float
 ) -> dict[str, Any]:
@@ -148,7 +143,7 @@ def write_outputs(
     if tables is not None and settings.accuracy_only and archive:
         archs = [r["arch"] for r in archive]
         summary["true"] = picked_figures(tables, settings.dataset, archs, [r["score"] for r in archive])
-    elif tables is not None and has_latency(tables, settings):
+    elif tables is not None and has_truth(tables, settings.dataset, settings.device):
         summary["true"] = true_indicators(tables, settings.dataset, settings.device, [r["arch"] for r in archive])
     (paths.root / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
@@ -302,7 +297,7 @@ def run_search(
     progress = Progress(settings.budget, unit="evaluated", live=None if on_progress is None else False)
     report = on_progress or progress.log
     truth = None
-    if tables is not None and has_latency(tables, settings):
+    if tables is not None and has_truth(tables, settings.dataset, settings.device):
         truth = true_front(tables, settings.dataset, settings.device)
     with run_lock(paths.root), progress:
         check_settings(paths, settings)

@@ -192,6 +192,11 @@ def _true_front(tables: Tables, dataset: str, device: str, exclude_degenerate: b
     return TrueFront(tables, dataset, device, exclude_degenerate, (low, high), objectives_all, included, rows)
 
 
+def has_truth(tables: Tables, dataset: str, device: str) -> bool:
+    """Whether the tables hold latency on `dataset` for the device, or for every device of a fleet."""
+    return all(tables.has(dataset, d) for d in device.split(","))
+
+
 def true_front(tables: Tables, dataset: str, device: str, *, exclude_degenerate: bool = False) -> TrueFront:
     """Return the true front of (dataset, device) from the tables (cached per process).
 

@@ -39,7 +39,7 @@ from matplotlib.ticker import MaxNLocator
 
 from hwnas.core.tables import Tables
 from hwnas.errors import UsageError
-from hwnas.pareto import TrueFront, non_dominated_mask, non_dominated_records, true_front
+from hwnas.pareto import TrueFront, has_truth, non_dominated_mask, non_dominated_records, true_front
 from hwnas.partition import make_partitioning
 from hwnas.runs.export import run_summary
 from hwnas.runs.records import distinct_llm_calls
@@ -73,9 +73,7 @@ class Truth:
     @classmethod
     def find(cls, tables: Tables | None, dataset: str | None, device: str | None) -> Truth | None:
         """The truth of (dataset, device or fleet), or None when there are no tables or they lack a pair."""
-        if tables is None or dataset is None or device is None:
-            return None
-        if not all(tables.has(dataset, d) for d in device.split(",")):
+        if tables is None or dataset is None or device is None or not has_truth(tables, dataset, device):
             return None
         full = true_front(tables, dataset, device)
         valid = true_front(tables, dataset, device, exclude_degenerate=True)

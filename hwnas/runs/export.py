@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from hwnas.errors import UsageError
 from hwnas.pareto import non_dominated_records
-from hwnas.runs.schema import ArchiveRow, archive_columns, row_objectives
+from hwnas.runs.schema import ArchiveRow, archive_columns, join_latencies, row_objectives
 from hwnas.runs.store import Run
 
 HEURISTIC_COLUMNS: Final = ("id", "from_op", "to_op", "edge", "accuracy", "latency", "evidence", "round", "text")
@@ -82,7 +82,7 @@ def export_csv(run: Run, folder: Path) -> list[Path]:
         raise UsageError(f"--out {folder} cannot be created: {error.strerror}") from None
 
     def as_csv_row(row: dict[str, Any]) -> dict[str, Any]:
-        return {**row, "parents": ";".join(row["parents"]), "latencies": ";".join(map(repr, row.get("latencies", [])))}
+        return {**row, "parents": ";".join(row["parents"]), "latencies": join_latencies(row.get("latencies", []))}
 
     columns = archive_columns(document["archive"])
 

@@ -73,6 +73,11 @@ class ArchiveRow:
         }
 
 
+def join_latencies(values: Sequence[float]) -> str:
+    """A fleet's per-device latencies as one CSV field (`read_archive_csv` splits it back)."""
+    return ";".join(repr(float(v)) for v in values)
+
+
 def row_objectives(rows: Sequence[ArchiveRow]) -> tuple[Objective, ...]:
     """What a run's rows were searched on: accuracy and latency, or on a fleet each device's latency."""
     return objectives_on(len(rows[0].latencies) if rows else 1)
@@ -95,7 +100,7 @@ def write_archive_csv(path: Path, records: Iterable[Mapping[str, Any]]) -> None:
         writer = csv.writer(handle)
         writer.writerow(columns)
         for row in rows:
-            fleet = [";".join(repr(v) for v in row.latencies)] if columns == FLEET_ARCHIVE_COLUMNS else []
+            fleet = [join_latencies(row.latencies)] if columns == FLEET_ARCHIVE_COLUMNS else []
             fields = [*(row.as_dict()[c] for c in ARCHIVE_COLUMNS[:6]), ";".join(row.parents), row.rationale]
             writer.writerow([*fields, *fleet])
 
