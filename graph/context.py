@@ -71,8 +71,11 @@ class RunSettings:
     max_rounds: int = 30
     stable_eps: float = 0.01
     """A partition is stable when its front's hypervolume grows by less than this (relative) ..."""
-    stable_window: int = 2
-    """... for this many consecutive rounds."""
+    stable_window: int | None = None
+    """... for this many consecutive rounds (with accuracy alone: rounds without a rise of the best score).
+    Unset: 2, or 3 with accuracy alone, where 2 rounds stopped budget-100 runs after 60-92 evaluations with
+    a worse pick than 3 (BENCHMARKS.md, "CoLLM-NAS's protocol"). Set on construction, so a run's
+    settings.json holds the number it ran with."""
     use_knowledge: bool = True
     use_navigator: bool = True
     surrogate: str = "gp"
@@ -93,6 +96,8 @@ class RunSettings:
     is off)."""
 
     def __post_init__(self) -> None:
+        if self.stable_window is None:  # frozen: the dataclass way to fill a default that depends on others
+            object.__setattr__(self, "stable_window", 3 if self.accuracy_only else 2)
         for name, low in (
             ("budget", 1),
             ("round_size", 1),
@@ -120,6 +125,12 @@ class RunSettings:
                 f"--device {self.device}: the agent graph ranks fleets of at most {MAX_FLEET} devices "
                 "(`hwnas bench` takes larger ones)"
             )
+
+    @property
+    def window(self) -> int:
+        """`stable_window` as a number (it is filled on construction)."""
+        assert self.stable_window is not None
+        return self.stable_window
 
     @property
     def devices(self) -> tuple[str, ...]:

@@ -9,13 +9,13 @@ by half a range on each side.
 Each assessment re-measures the partition's whole history (the front as it stood after each earlier
 round) in the current frame, so a child far better than anything before still counts as progress. A
 partition is stable once its front has grown by less than `stable_eps` (relative) for
-`stable_window` consecutive rounds in which it got new evaluations (a round that tried nothing there
+`window` consecutive rounds in which it got new evaluations (a round that tried nothing there
 is no evidence either way).
 
 With accuracy as the only objective (`RunSettings.accuracy_only`) a partition's measure is its best score
-instead of its front's hypervolume, a partition is stable once that has not risen for `stable_window`
+instead of its front's hypervolume, a partition is stable once that has not risen for `window`
 rounds in which it got new evaluations, and the search also ends when the run's best score has not risen
-for `stable_window` rounds (`BestScoreStalled`).
+for `window` rounds (`BestScoreStalled`).
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def stop_criteria(settings: RunSettings) -> FirstMet:
     """The run's stop criteria, in the order their reasons take precedence."""
     if settings.accuracy_only:
         return FirstMet([
-            BudgetSpent(settings.budget), BestScoreStalled(settings.stable_window), EveryPartitionStable(),
+            BudgetSpent(settings.budget), BestScoreStalled(settings.window), EveryPartitionStable(),
             RoundCap(settings.max_rounds),
         ])  # fmt: skip
     return FirstMet([BudgetSpent(settings.budget), EveryPartitionStable(), RoundCap(settings.max_rounds)])
@@ -111,7 +111,7 @@ def assess_node(state: SearchState, runtime: Runtime[Context]) -> dict[str, Any]
         counts = [*(previous["counts"] if previous else []), len(members)]
         if settings.accuracy_only:
             best = [max(r["score"] for r in members[:count]) for count in counts]
-            stable = rounds_without_gain(best) >= settings.stable_window
+            stable = rounds_without_gain(best) >= settings.window
             progress[part.index] = PartitionProgress(frame=[], counts=counts, hv_history=best, stable=stable)
             continue
         frame = frame_for(members)  # the archive only grows, so the first `count` records are that round's
@@ -120,7 +120,7 @@ def assess_node(state: SearchState, runtime: Runtime[Context]) -> dict[str, Any]
             frame=frame,
             counts=counts,
             hv_history=history,
-            stable=is_stable(history, settings.stable_eps, settings.stable_window),
+            stable=is_stable(history, settings.stable_eps, settings.window),
         )
     round_number = state.get("round", 0)
     status = SearchStatus(

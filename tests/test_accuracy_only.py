@@ -76,6 +76,11 @@ def test_best_score_stalled_counts_rounds_since_the_last_gain() -> None:
     assert criteria.reason_to_stop(status((70.0, 71.0, 72.0, 73.0))) == ""
     # The bi-objective test has no such criterion: the same history does not stop it.
     assert stop_criteria(RunSettings(budget=100)).reason_to_stop(status((70.0, 72.0, 72.0, 72.0))) == ""
+    # Unset, the window is 3 rounds with accuracy alone (2 stopped budget-100 runs early) and 2 otherwise.
+    assert (RunSettings(objectives="accuracy").stable_window, RunSettings().stable_window) == (3, 2)
+    by_default = stop_criteria(RunSettings(objectives="accuracy", budget=100))
+    assert by_default.reason_to_stop(status((70.0, 72.0, 72.0, 72.0))) == ""
+    assert by_default.reason_to_stop(status((70.0, 72.0, 72.0, 72.0, 72.0))) == "best score stopped improving"
 
 
 def test_best_by_round_is_the_running_maximum_per_round() -> None:

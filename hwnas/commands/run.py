@@ -52,7 +52,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--round-size", type=int, default=defaults.round_size, help="candidate slots per round")
     parser.add_argument("--max-rounds", type=int, default=defaults.max_rounds)
     parser.add_argument("--eps", type=float, default=defaults.stable_eps, help="relative HV gain below which ...")
-    parser.add_argument("--window", type=int, default=defaults.stable_window, help="... for this many rounds = stable")
+    parser.add_argument(
+        "--window", type=int, default=None, help="... for this many rounds = stable (2; 3 with --objectives accuracy)"
+    )
     parser.add_argument("--no-knowledge", action="store_true", help="ablation: no heuristic-memory agent")
     parser.add_argument("--no-navigator", action="store_true", help="ablation: split slots uniformly")
     parser.add_argument("--surrogate", default=defaults.surrogate, help="the Coordinator's surrogate: gp or trees")
