@@ -42,14 +42,11 @@ def test_baseline_reproduces_its_recorded_archive(method: str, tables: Benchmark
 
 
 def test_agent_graph_reproduces_its_recorded_archive(tmp_path: Path, data_dir: Path) -> None:
-    """The whole graph (Navigator, Generators, memory answering at random; zero-cost scores; GP surrogate).
-
-    The campaign ran it with ranked option labels, the only labels there were then.
-    """
+    """The whole graph (Navigator, Generators, memory answering at random; zero-cost scores; GP surrogate)."""
     from hwnas.graph.context import RunSettings
     from hwnas.graph.runner import run_search
 
-    settings = RunSettings(estimator="zc", budget=120, seed=0, llm="random", option_labels="ranked")
+    settings = RunSettings(estimator="zc", budget=120, seed=0, llm="random")
     run_search(settings, name="again", out=tmp_path, data=str(data_dir), on_progress=lambda _: None)
     with (tmp_path / "again" / "archive.csv").open(newline="") as handle:
         again = [(row["arch_str"], float(row["score"])) for row in csv.DictReader(handle)]
