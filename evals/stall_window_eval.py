@@ -20,6 +20,7 @@ import numpy as np
 from hwnas.graph.context import RunSettings
 from hwnas.graph.runner import run_search
 from hwnas.harness import picked_figures
+from hwnas.runs import read_archive_csv
 from hwnas.spaces import get_space
 
 
@@ -38,9 +39,8 @@ def main(datasets: list[str], windows: list[int], seeds: int, out: Path, table: 
                 )  # fmt: skip
                 name = f"{dataset}-w{window}-seed{seed}"
                 run_search(settings, name=name, out=out, chat_model=None, on_progress=lambda _line: None)
-                with (out / name / "archive.csv").open(encoding="utf-8") as handle:
-                    rows = list(csv.DictReader(handle))
-                archs, scores = [r["arch_str"] for r in rows], [float(r["score"]) for r in rows]
+                rows = read_archive_csv(out / name / "archive.csv")
+                archs, scores = [r.arch for r in rows], [r.score for r in rows]
                 accuracies.append(picked_figures(tables, dataset, archs, scores)["test_acc"])
                 spent.append(len(rows))
                 per_run.append(

@@ -73,8 +73,8 @@ class RunSettings:
     """A partition is stable when its front's hypervolume grows by less than this (relative) ..."""
     stable_window: int | None = None
     """... for this many consecutive rounds (with accuracy alone: rounds without a rise of the best score).
-    Unset: 2, or 3 with accuracy alone, where 2 rounds stopped budget-100 runs after 60-92 evaluations with
-    a worse pick than 3 (BENCHMARKS.md, "CoLLM-NAS's protocol"). Set on construction, so a run's
+    Unset: 2, or 3 with accuracy alone, where 2 rounds stopped budget-100 runs as early as 60 evaluations,
+    with a worse pick than 3 on CIFAR-10/100 (BENCHMARKS.md, "CoLLM-NAS's protocol"). Set on construction, so a run's
     settings.json holds the number it ran with."""
     use_knowledge: bool = True
     use_navigator: bool = True
