@@ -69,6 +69,7 @@ AGENT_METHODS: Final[dict[str, dict[str, Any]]] = {
     "agent-no-llm": {"llm": "random"},
     "agent-ranked-labels": {"option_labels": "ranked"},
     "agent-top": {"generator_policy": "top"},
+    "agent-no-llm-top": {"llm": "random", "generator_policy": "top"},
     "agent-random-picks": {"generator_policy": "random"},
     "agent-blind": {"blind_prompts": True},
     "agent-top-blind": {"generator_policy": "top", "blind_prompts": True},
