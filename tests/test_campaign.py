@@ -126,6 +126,26 @@ def test_cli_runs_a_filtered_campaign_and_updates_the_markdown(
     assert (tmp_path / "png" / "tiny-bias.png").exists()
 
 
+def test_a_campaign_file_edited_during_the_run_does_not_fail_its_report(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import hwnas.campaign
+
+    path, out = tmp_path / "c.toml", tmp_path / "c"
+    grid = 'seeds = 1\n[[grid]]\ndevices=["fpga"]\nbudgets=[14]\nestimators=["oracle-val"]\nmethods=["{}"]\n'
+    path.write_text(grid.format("rs"))
+    real_run = hwnas.campaign.run_campaign
+
+    def run_then_edit(*args: Any, **kwargs: Any) -> Any:
+        done = real_run(*args, **kwargs)
+        path.write_text(grid.format("a-method-added-later"))  # as a user editing the file mid-run
+        return done
+
+    monkeypatch.setattr(hwnas.campaign, "run_campaign", run_then_edit)
+    assert main(["bench", "--campaign", str(path), "--data", str(data_dir), "--out", str(out)]) == 0
+    assert "| fpga | 14 | oracle-val | rs | 1 |" in capsys.readouterr().out
+
+
 def test_methods_may_name_their_partitions_and_bad_ones_exit_2(
     data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

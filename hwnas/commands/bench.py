@@ -136,7 +136,10 @@ def campaign_command(args: argparse.Namespace, execution: Execution) -> int:
     """Run the campaign's missing units, write its results JSON, and optionally its markdown block and plots."""
     from hwnas import campaign as runner
 
-    chosen = runner.load_campaign(args.campaign).select(args.only)
+    # Read once: the report after hours of work describes the campaign that ran, even if its file was
+    # edited meanwhile (an edit naming a method this process does not know would otherwise fail it).
+    whole = runner.load_campaign(args.campaign)
+    chosen = whole.select(args.only)
     out = args.out or runner.DEFAULT_OUT
     check_writable_folder(out, "--out")  # before hours of work, not after
     if args.update_md:
@@ -182,7 +185,6 @@ def campaign_command(args: argparse.Namespace, execution: Execution) -> int:
         )
         for key, seed, error in done.failed:
             print(f"  failed: {key} seed {seed}: {error}")
-    whole = runner.load_campaign(args.campaign)
     if args.export:
         print(f"exported {runner.export_results(whole, out, args.export)} units to {args.export}")
     results = runner.summarise_campaign(whole, out, data=args.data)
