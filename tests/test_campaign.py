@@ -24,6 +24,9 @@ from hwnas.campaign import (
 from hwnas.cli import main
 from hwnas.errors import UsageError
 
+ONE_CELL = 'seeds = 1\n[[grid]]\ndevices=["fpga"]\nbudgets=[14]\nestimators=["oracle-val"]\nmethods=["{}"]\n'
+"""A campaign file of one fpga cell, budget 14, one seed; `format` names its method."""
+
 
 class StopAfter(Exception):
     """Raised from the unit callback: a campaign killed after k units."""
@@ -132,13 +135,12 @@ def test_a_campaign_file_edited_during_the_run_does_not_fail_its_report(
     import hwnas.campaign
 
     path, out = tmp_path / "c.toml", tmp_path / "c"
-    grid = 'seeds = 1\n[[grid]]\ndevices=["fpga"]\nbudgets=[14]\nestimators=["oracle-val"]\nmethods=["{}"]\n'
-    path.write_text(grid.format("rs"))
+    path.write_text(ONE_CELL.format("rs"))
     real_run = hwnas.campaign.run_campaign
 
     def run_then_edit(*args: Any, **kwargs: Any) -> Any:
         done = real_run(*args, **kwargs)
-        path.write_text(grid.format("a-method-added-later"))  # as a user editing the file mid-run
+        path.write_text(ONE_CELL.format("a-method-added-later"))  # as a user editing the file mid-run
         return done
 
     monkeypatch.setattr(hwnas.campaign, "run_campaign", run_then_edit)
@@ -162,13 +164,12 @@ def test_methods_may_name_their_partitions_and_bad_ones_exit_2(
     ]:
         with pytest.raises(UsageError, match=reason):
             method_variant(bad)
-    grid = 'seeds = 1\n[[grid]]\ndevices=["fpga"]\nbudgets=[14]\nestimators=["oracle-val"]\nmethods=["{}"]\n'
     path, out = tmp_path / "p.toml", tmp_path / "c"
-    path.write_text(grid.format("rs-partition@random"))
+    path.write_text(ONE_CELL.format("rs-partition@random"))
     assert main(["bench", "--campaign", str(path), "--data", str(data_dir), "--out", str(out)]) == 0
     unit = json.loads((out / "units" / "cifar10-fpga-b14-oracle-val-rs-partition@random" / "seed0.json").read_text())
     assert unit["evaluated"] == 14
-    path.write_text(grid.format("agent-no-llm@depth"))
+    path.write_text(ONE_CELL.format("agent-no-llm@depth"))
     capsys.readouterr()
     assert main(["bench", "--campaign", str(path), "--data", str(data_dir), "--out", str(out)]) == 2
     error = capsys.readouterr().err.strip()
