@@ -30,6 +30,7 @@ GENERATOR_POLICIES = ("llm", "top", "random")
 FLAGS: Final = {
     "budget": "--budget",
     "round_size": "--round-size",
+    "init_per_partition": "--init-per-partition",
     "max_rounds": "--max-rounds",
     "stable_window": "--window",
     "stable_eps": "--eps",
@@ -87,6 +88,9 @@ class RunSettings:
     option_labels: str = "shuffled"
     """How options are labelled (`hwnas.tools.coordinator.OPTION_LABELS`); `ranked` is how runs before
     this setting behaved."""
+    option_lists: str = "dealt"
+    """Which options share a Generator child's list (`hwnas.tools.coordinator.OPTION_LISTS`): ranks i, i+k,
+    i+2k of one greedy batch, or one greedy step's pick and its runners-up (near-ties)."""
     blind_prompts: bool = False
     """Prompts name neither the benchmark nor the real ops (`hwnas.llm.blind`); replies are mapped back."""
     objectives: str = "accuracy,latency"

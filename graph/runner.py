@@ -272,6 +272,7 @@ def run_search(
         settings.candidates,
         budget=settings.budget,
         option_labels=settings.option_labels,
+        option_lists=settings.option_lists,
         objectives=settings.objective_list,
     )
     trace = TraceWriter(paths.trace)  # creates nothing until its first record

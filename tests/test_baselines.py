@@ -40,8 +40,9 @@ def _run(tables: BenchmarkTables, method: str, budget: int, seed: int) -> list[t
 def test_each_baseline_spends_exactly_its_budget_on_distinct_archs(
     tables: BenchmarkTables, method: str, budget: int
 ) -> None:
-    if method == "ehvi" and budget <= ehvi.INITIAL:
-        with pytest.raises(UsageError, match=f"ehvi needs a budget above its initial design of {ehvi.INITIAL}"):
+    initial = {"ehvi": ehvi.INITIAL, "ehvi-init6": ehvi.SMALL_START}.get(method, 0)
+    if budget <= initial:
+        with pytest.raises(UsageError, match=f"ehvi needs a budget above its initial design of {initial} "):
             _run(tables, method, budget, seed=1)
         return
     budget = _budget(method, budget)

@@ -14,7 +14,14 @@ from hwnas.partition import make_partitioning
 from hwnas.registry import make_estimator, make_latency_model
 from hwnas.spaces.nb201.space import NB201
 from hwnas.spaces.nb201.tables import BenchmarkTables
-from hwnas.tools.ranking import REFERENCE, expected_improvement, expected_improvement_fleet, greedy_batch
+from hwnas.tools.ranking import (
+    REFERENCE,
+    expected_improvement,
+    expected_improvement_fleet,
+    greedy_batch,
+    greedy_groups,
+    improvement_groups,
+)
 from hwnas.tools.surrogate import SURROGATES, make_surrogate
 
 
@@ -120,7 +127,34 @@ def test_fleet_greedy_batch_picks_what_rescoring_everything_picks() -> None:
     assert lazy == eager and len(set(lazy)) == 12
 
 
+def test_greedy_groups_keep_each_steps_runners_up_beside_its_pick() -> None:
+    # Two near-ties fill the front's gap near latency 0.3, two more its gap near 0.63; one adds nothing.
+    mean = np.array([0.6, 0.61, 0.3, 0.31, 0.9])
+    latency = np.array([0.3, 0.31, 0.63, 0.64, 0.9])
+    std = np.full(5, 1e-6)
+    groups = greedy_groups(FRONT, mean, std, latency, 2, 2)
+    assert [[r.index for r in g] for g in groups] == [[0, 1], [2, 3]]  # each gap's near-ties, best first
+    assert all(g[0].gain >= g[1].gain > 0 for g in groups)
+    # One pick per step is the greedy batch: after 0 joins the front, 1 adds nothing, 2 fills the other gap.
+    assert [g[0].index for g in greedy_groups(FRONT, mean, std, latency, 2, 1)] == [0, 2]
+    assert [r.index for r in greedy_batch(FRONT, mean, std, latency, 2)] == [0, 2]
+    # Too few candidates for every group to be full: groups shrink, every step still gets its pick.
+    assert [len(g) for g in greedy_groups(FRONT, mean, std, latency, 3, 3)] == [1, 1, 1]
+    # The single-objective ranking groups the same way: the greedy picks (0.9, 0.8), each with the best
+    # prediction that no step picked beside it.
+    single = improvement_groups(np.array([0.5, 0.6]), np.array([0.9, 0.2, 0.8, 0.7]), np.full(4, 0.01), 2, 2)
+    assert [[r.index for r in g] for g in single] == [[0, 3], [2, 1]]
+    # Whatever the runners-up, the picks are the greedy batch's, so `--generator-policy top` is unchanged.
+    rng = np.random.default_rng(5)
+    mean, latency, std = rng.random(300), rng.random(300), np.full(300, 0.05)
+    groups = greedy_groups(FRONT, mean, std, latency, 8, 3)
+    assert [g[0].index for g in groups] == [r.index for r in greedy_batch(FRONT, mean, std, latency, 8)]
+    flat = [r.index for g in groups for r in g]
+    assert len(flat) == len(set(flat)) == 24
+
+
 def test_options_carry_prediction_latency_and_gain(tables: BenchmarkTables) -> None:
+    from hwnas.agents.generator import deal_options
     from hwnas.graph.state import Evaluated, PartitionTask
     from hwnas.tools.coordinator import OPTIONS_PER_SLOT, Coordinator
 
@@ -159,6 +193,19 @@ def test_options_carry_prediction_latency_and_gain(tables: BenchmarkTables) -> N
     (child,) = [o for o in options if o["rationale"] == "h7"]
     assert child["operator"] == "heuristic" and child["parents"] == [parent]
     assert [op for _, _, op in NB201.parse(child["arch"]).edits_from(NB201.parse(parent))] == ["skip_connect"]
+    # Runners-up lists: each child's dealt list is one greedy step's pick and that step's runners-up.
+    coordinator.option_lists = "runners-up"
+    grouped = coordinator.offer(archive, task, np.random.default_rng(0), [heuristic])
+    lists = deal_options([o["rationale"] for o in grouped if o["rationale"].startswith("o")], 2)
+    by_label = {o["rationale"]: o for o in grouped}
+    assert [len(choices) for choices in lists] == [OPTIONS_PER_SLOT, OPTIONS_PER_SLOT]
+    assert by_label[lists[0][0]]["arch"] == ranked[0]["arch"]  # step 1's pick is the batch's first
+    for choices in lists:
+        gains = [by_label[label]["gain"] for label in choices]
+        assert gains == sorted(gains, reverse=True)
+    dealt = deal_options([o["arch"] for o in ranked], 2)
+    assert [[by_label[label]["arch"] for label in choices] for choices in lists] != dealt
+    coordinator.option_lists = "dealt"
     # Shuffled labels (the default): the same options in the same order, labels a seeded permutation.
     coordinator.option_labels = "shuffled"
     shuffled = coordinator.offer(archive, task, np.random.default_rng(0), [heuristic])

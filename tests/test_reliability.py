@@ -382,6 +382,8 @@ def test_a_failed_start_leaves_nothing_and_an_empty_run_does_not_block_its_name(
         (["run", "--eps", "nan"], "--eps must be a non-negative number"),
         (["run", "--budget", "99999999"], "--budget must be at most 15625"),
         (["run", "--window", "0"], "--window must be at least 1"),
+        (["run", "--init-per-partition", "0"], "--init-per-partition must be at least 1"),
+        (["run", "--option-lists", "near"], "unknown --option-lists 'near'; accepted: dealt, runners-up"),
         (["run", "--base-url", "http://127.0.0.1:9/v1"], "random does not use it"),
         (["bench", "--methods", "rs", "--seeds", "1", "--out", "{tmp}/a-file"], "--out"),
         (["bench", "--methods", "rs", "--seeds", "1", "--out", "{tmp}/a-file/below"], "--out"),

@@ -36,7 +36,7 @@ from hwnas.graph.state import Evaluated, Option, PartitionTask, Proposal, latenc
 from hwnas.partition import Partitioning
 from hwnas.tools.evidence import ANY_EDGE
 from hwnas.tools.moves import ALL_FAMILIES, candidate_moves, families_for
-from hwnas.tools.ranking import Frame, rank, rank_by_improvement
+from hwnas.tools.ranking import Frame, Ranked, improvement_groups, rank_groups
 from hwnas.tools.surrogate import Surrogate
 
 if TYPE_CHECKING:
@@ -58,6 +58,13 @@ OPTION_LABELS: Final = ("shuffled", "ranked")
 n = the rank. The embedded model picks by the labels' numbers more than by the figures beside them
 (BENCHMARKS.md, "What the Generator reads"): with ranked labels that habit steered it to the worst-ranked
 option; shuffled labels carry no rank, so no label habit can."""
+OPTION_LISTS: Final = ("dealt", "runners-up")
+"""Which options share a child's list (`deal_options` gives child i the i-th, (i+k)-th, ... options).
+`dealt`: one greedy batch of `OPTIONS_PER_SLOT` x k picks, so child i chooses among ranks i, i+k, i+2k,
+whose expected gains fall well below the first's; `runners-up`: the same batch's first k picks, child i
+choosing among step i's pick and that step's runners-up (`hwnas.tools.ranking.greedy_groups`): near-ties,
+so any choice keeps most of the batch's expected gain (BENCHMARKS.md, "Near-tie options"). Top-ranked picks
+are the same either way."""
 MAX_OFFERED_SLOTS: Final = 8
 """... for at most this many slots per call (the Generator's `MAX_CHILDREN`; the rest go to retries)."""
 
@@ -79,13 +86,17 @@ class Coordinator:
         *,
         budget: int,
         option_labels: str = "shuffled",
+        option_lists: str = "dealt",
         objectives: Sequence[Objective] = ACCURACY_LATENCY,
     ) -> None:
         if candidates not in CANDIDATE_SOURCES:
             raise UsageError(f"unknown --candidates {candidates!r}; accepted: {', '.join(CANDIDATE_SOURCES)}")
         if option_labels not in OPTION_LABELS:
             raise UsageError(f"unknown --option-labels {option_labels!r}; accepted: {', '.join(OPTION_LABELS)}")
+        if option_lists not in OPTION_LISTS:
+            raise UsageError(f"unknown --option-lists {option_lists!r}; accepted: {', '.join(OPTION_LISTS)}")
         self.option_labels = option_labels
+        self.option_lists = option_lists
         self.space = partitioning.space
         self.estimator = estimator
         self.latency_model = latency_model
@@ -234,7 +245,11 @@ class Coordinator:
         parents = [p["arch"] for p in task["parents"]]
         candidates = self.candidates_of(task["partition"], parents, task["strategy"], task["slots"], rng)
         widen = UNCERTAINTY_BY_STRATEGY.get(task["strategy"], 1.0)
-        options = self.ranked_options(candidates, OPTIONS_PER_SLOT * min(task["slots"], MAX_OFFERED_SLOTS), widen)
+        slots = min(task["slots"], MAX_OFFERED_SLOTS)
+        if self.option_lists == "runners-up":
+            options = self.ranked_options(candidates, slots, widen, per_step=OPTIONS_PER_SLOT)
+        else:
+            options = self.ranked_options(candidates, OPTIONS_PER_SLOT * slots, widen)
         if self.option_labels == "shuffled":  # still listed best first, but `o1` no longer names the best
             numbers = rng.permutation(len(options)) + 1
             options = [Option(**{**o, "rationale": f"o{n}"}) for o, n in zip(options, numbers, strict=True)]
@@ -251,14 +266,19 @@ class Coordinator:
                 options.append(Option(**{**best, "rationale": f"h{heuristic['id']}"}))
         return options
 
-    def ranked_options(self, candidates: list[Proposal], count: int, widen: float = 1.0) -> list[Option]:
-        """The `count` candidates a greedy expected-hypervolume-improvement batch picks, best first.
+    def ranked_options(
+        self, candidates: list[Proposal], steps: int, widen: float = 1.0, per_step: int = 1
+    ) -> list[Option]:
+        """`steps` greedy expected-hypervolume-improvement picks, each with `per_step - 1` runners-up, as options.
+
+        The groups (`hwnas.tools.ranking.greedy_groups`) are listed so that `deal_options` gives each child
+        one: every step's pick first, best first, then every step's first runner-up, and so on.
 
         `widen` scales the surrogate's uncertainty in the ranking (the Navigator's strategy sets it).
 
         Each option carries the surrogate's prediction, the latency lookup and the expected gain (in
         thousandths of the frame's area, for compact prompts); its label is `o<rank>`. With accuracy as the
-        only objective the batch is picked by expected improvement over the best score, and the gain is
+        only objective the picks are by expected improvement over the best score, and the gain is
         that, in thousandths of the range of scores evaluated.
         """
         if not candidates or self._frame is None:
@@ -267,11 +287,12 @@ class Coordinator:
         latency = np.array(self.tools["lookup_latency"].invoke({"archs": archs}))  # (candidates, devices)
         mean, std = self.surrogate.predict([self.space.parse(a) for a in archs])
         if self.accuracy_only:
-            picks = rank_by_improvement(self._scores, mean, std, count, widen)
+            groups = improvement_groups(self._scores, mean, std, steps, per_step, widen)
         else:
-            picks = rank(self._frame, self._front, mean, std, latency, count, widen)
+            groups = rank_groups(self._frame, self._front, mean, std, latency, steps, per_step, widen)
+        listed: list[Ranked] = [g[k] for k in range(max(map(len, groups), default=0)) for g in groups if k < len(g)]
         options = []
-        for rank_number, p in enumerate(picks, start=1):
+        for rank_number, p in enumerate(listed, start=1):
             option = Option(
                 partition=candidates[p.index]["partition"],
                 arch=candidates[p.index]["arch"],

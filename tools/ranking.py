@@ -13,8 +13,9 @@ sum of closed-form expected improvements. No sampling, exact, and vectorised ove
 
 A batch is chosen greedily: after each pick the candidate joins the front at its predicted mean (the
 "kriging believer"), so the next pick fills another gap instead of crowding the same spot; spread
-along latency is what the true front rewards. `hedge` widens every uncertainty by a share of the score
-range, so the ranking does not trust a cheap estimator's small differences more than they deserve.
+along latency is what the true front rewards. `widen` scales every uncertainty (the Navigator's strategy
+sets it: explore trusts the surrogate's means less, exploit more). `greedy_groups` keeps each step's
+runners-up beside its pick: near-ties a Generator may choose among.
 
 A fleet of devices (`--device fpga,raspi4`) has one latency objective per device (`f2, f3, ...`, each
 scaled by its own range). The same identity holds with a grid in place of the staircase: cut the latency
@@ -26,6 +27,7 @@ grows as the front's size to the power of the number of devices, so fleets are r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -151,6 +153,59 @@ def expected_improvement_fleet(
     return np.asarray((overlap * improvement).sum(axis=1))
 
 
+def greedy_groups(
+    front: np.ndarray, loss_mean: np.ndarray, loss_std: np.ndarray, latency: np.ndarray, steps: int, per_step: int
+) -> list[list[Ranked]]:
+    """`steps` greedy EHVI picks, each with the `per_step - 1` runners-up of its step: disjoint groups.
+
+    The picks are `greedy_batch`'s: at each step the best candidate joins the front at its predicted mean
+    (the kriging believer), so the next step fills another gap. A step's runners-up were nearly as good
+    as its pick at that moment; no candidate is in two groups. A group is a set of near-ties: a Generator
+    that chooses within one gives up little of the batch's expected gain (`OPTION_LISTS` in
+    `hwnas.tools.coordinator`). `per_step` shrinks when the candidates cannot fill every group. `latency`
+    is a vector or one column per device.
+    """
+    latency = np.asarray(latency, dtype=np.float64)
+    latency = latency.reshape(len(latency), -1)
+    if per_step == 1 and latency.shape[1] > 1:
+        return [[pick] for pick in fleet_greedy_batch(front, loss_mean, loss_std, latency, steps)]
+    front = np.asarray(front, dtype=np.float64).reshape(-1, 1 + latency.shape[1])
+    gains_over = expected_improvement if latency.shape[1] == 1 else expected_improvement_fleet
+    along = latency[:, 0] if latency.shape[1] == 1 else latency
+
+    def gains_given(picked: list[int]) -> np.ndarray:
+        believed = np.column_stack([np.asarray(loss_mean)[picked], latency[picked]])
+        return gains_over(np.vstack([front, believed]), loss_mean, loss_std, along)
+
+    return _stepwise(gains_given, len(loss_mean), steps, per_step)
+
+
+def _stepwise(
+    gains_given: Callable[[list[int]], np.ndarray], count: int, steps: int, per_step: int
+) -> list[list[Ranked]]:
+    """The greedy loop shared by both rankings (`gains_given(picks so far)` scores every candidate).
+
+    The picks are exactly the greedy batch's; each step's runners-up are then the best candidates at that
+    step that no step picked and no earlier group took.
+    """
+    per_step = max(1, min(per_step, count // max(steps, 1)))
+    remaining = np.ones(count, dtype=bool)
+    picked: list[int] = []
+    gains_at: list[np.ndarray] = []
+    for _ in range(min(steps, count)):
+        gains = np.where(remaining, gains_given(picked), -np.inf)
+        best = int(np.argmax(gains))  # ties go to the first candidate, so the order is deterministic
+        picked.append(best)
+        gains_at.append(gains)
+        remaining[best] = False
+    groups: list[list[Ranked]] = []
+    for best, gains in zip(picked, gains_at, strict=True):
+        runners_up = [int(i) for i in np.argsort(-gains, kind="stable") if remaining[i]][: per_step - 1]
+        remaining[runners_up] = False
+        groups.append([Ranked(i, float(gains[i])) for i in (best, *runners_up)])
+    return groups
+
+
 def greedy_batch(
     front: np.ndarray, loss_mean: np.ndarray, loss_std: np.ndarray, latency: np.ndarray, count: int
 ) -> list[Ranked]:
@@ -158,19 +213,7 @@ def greedy_batch(
 
     `latency` is a vector or one column (one device), or one column per device (a fleet: `fleet_greedy_batch`).
     """
-    if np.ndim(latency) == 2 and np.shape(latency)[1] > 1:
-        return fleet_greedy_batch(front, loss_mean, loss_std, latency, count)
-    latency = np.reshape(latency, -1)
-    front = np.asarray(front, dtype=np.float64).reshape(-1, 2)
-    remaining = np.ones(len(loss_mean), dtype=bool)
-    picks: list[Ranked] = []
-    for _ in range(min(count, len(loss_mean))):
-        gains = np.where(remaining, expected_improvement(front, loss_mean, loss_std, latency), -np.inf)
-        best = int(np.argmax(gains))  # ties go to the first candidate, so the order is deterministic
-        picks.append(Ranked(best, float(gains[best])))
-        remaining[best] = False
-        front = np.vstack([front, [loss_mean[best], latency[best]]])
-    return picks
+    return [group[0] for group in greedy_groups(front, loss_mean, loss_std, latency, count, 1)]
 
 
 def fleet_greedy_batch(
@@ -224,6 +267,20 @@ def rank(
     return greedy_batch(front, frame.loss(mean), widen * frame.loss_std(std), frame.latency(latency), count)
 
 
+def rank_groups(
+    frame: Frame,
+    front: np.ndarray,
+    mean: np.ndarray,
+    std: np.ndarray,
+    latency: np.ndarray,
+    steps: int,
+    per_step: int,
+    widen: float = 1.0,
+) -> list[list[Ranked]]:
+    """`greedy_groups` on candidates given in the estimator's and latency model's own units (`widen` as `rank`)."""
+    return greedy_groups(front, frame.loss(mean), widen * frame.loss_std(std), frame.latency(latency), steps, per_step)
+
+
 def improvement_over(best_loss: float, loss_mean: np.ndarray, loss_std: np.ndarray) -> np.ndarray:
     """Expected improvement of each candidate (loss ~ N(loss_mean, loss_std)) below `best_loss` (minimised)."""
     mean = np.asarray(loss_mean, dtype=np.float64)
@@ -242,15 +299,18 @@ def rank_by_improvement(
     becomes the smaller of it and the pick's predicted mean (the same "kriging believer" as `greedy_batch`).
     `widen` scales the surrogate's standard deviations.
     """
+    return [group[0] for group in improvement_groups(scores, mean, std, count, 1, widen)]
+
+
+def improvement_groups(
+    scores: np.ndarray, mean: np.ndarray, std: np.ndarray, steps: int, per_step: int, widen: float = 1.0
+) -> list[list[Ranked]]:
+    """`rank_by_improvement`'s picks, each with the `per_step - 1` runners-up of its step (as `greedy_groups`)."""
     frame = Frame.around(scores, np.zeros(1))  # latency plays no part: its frame is unused
     loss_mean, loss_std = frame.loss(mean), widen * frame.loss_std(std)
     best = float(frame.loss(np.array([np.max(scores)]))[0])
-    remaining = np.ones(len(loss_mean), dtype=bool)
-    picks: list[Ranked] = []
-    for _ in range(min(count, len(loss_mean))):
-        gains = np.where(remaining, improvement_over(best, loss_mean, loss_std), -np.inf)
-        pick = int(np.argmax(gains))  # ties go to the first candidate, so the order is deterministic
-        picks.append(Ranked(pick, float(gains[pick])))
-        remaining[pick] = False
-        best = min(best, float(loss_mean[pick]))
-    return picks
+
+    def gains_given(picked: list[int]) -> np.ndarray:
+        return improvement_over(min([best, *loss_mean[picked]]), loss_mean, loss_std)
+
+    return _stepwise(gains_given, len(loss_mean), steps, per_step)

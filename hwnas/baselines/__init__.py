@@ -31,11 +31,12 @@ SEARCHERS: Final[dict[str, Searcher]] = {
     "tpe": tpe.search,
     "gp": gp.search,
     "ehvi": ehvi.search,
+    "ehvi-init6": partial(ehvi.search, initial=ehvi.SMALL_START),
     "rea": rea.search,
 }
 
 
-SMALL_FLEETS_ONLY: Final = frozenset({"ehvi"})
+SMALL_FLEETS_ONLY: Final = frozenset({"ehvi", "ehvi-init6"})
 """Baselines whose EHVI ranking takes fleets of at most `hwnas.tools.ranking.MAX_FLEET` devices."""
 
 
@@ -52,4 +53,6 @@ def get_searcher(name: str, *, dataset: str = "cifar10", partitioning: Partition
         return partial(stratified_random_search.search, partitioning=partitioning)
     if name == "ehvi":
         return partial(ehvi.search, dataset=dataset)
+    if name == "ehvi-init6":
+        return partial(ehvi.search, dataset=dataset, initial=ehvi.SMALL_START)
     return search

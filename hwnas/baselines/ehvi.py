@@ -1,13 +1,13 @@
 """`ehvi`: the agent graph's Coordinator tools alone, with no LLM and no graph (Bayesian optimisation).
 
 After a random start (`INITIAL` architectures, spread over the space's complexity niches as the agent
-graph's first round is), every round refits the surrogate on everything evaluated and evaluates the `ROUND`
-architectures a greedy expected-hypervolume-improvement batch picks among every unevaluated function of
-the space (`hwnas.tools.ranking`). Comparing it with the agent graph separates what the agents add from
-what the surrogate and the ranking give on their own. With accuracy as the only objective
-(`BudgetedEvaluator.objectives`) the batch is picked by expected improvement over the best score instead
-(`hwnas.tools.ranking.rank_by_improvement`): Bayesian optimisation with EI. A fleet of two devices is
-ranked by EHVI in the three objectives.
+graph's first round is; `ehvi-init6`: `SMALL_START`), every round refits the surrogate on everything
+evaluated and evaluates the `ROUND` architectures a greedy expected-hypervolume-improvement batch picks
+among every unevaluated function of the space (`hwnas.tools.ranking`). Comparing it with the agent
+graph separates what the agents add from what the surrogate and the ranking give on their own. With
+accuracy as the only objective (`BudgetedEvaluator.objectives`) the batch is picked by expected
+improvement over the best score instead (`hwnas.tools.ranking.rank_by_improvement`): Bayesian
+optimisation with EI. A fleet of two devices is ranked by EHVI in the three objectives.
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ from hwnas.tools.ranking import Frame, rank, rank_by_improvement
 from hwnas.tools.surrogate import make_surrogate
 
 INITIAL: Final = 12
+"""The random start: two architectures per niche of the six, as the agent graph's default first round."""
+SMALL_START: Final = 6
+"""The random start of `ehvi-init6`: one per niche, as the graph with `--init-per-partition 1`."""
 ROUND: Final = 24
 
 
@@ -34,15 +37,19 @@ def search(
     dataset: str = "cifar10",
     surrogate: str = "gp",
     round_size: int = ROUND,
+    initial: int = INITIAL,
 ) -> list[EvaluationRecord]:
-    """Spend the budget: a stratified random start, then greedy EHVI (or, with accuracy alone, EI) batches."""
-    if evaluator.budget <= INITIAL:
+    """Spend the budget: a stratified random start, then greedy EHVI (or, with accuracy alone, EI) batches.
+
+    The start is `initial` architectures, dealt over the niches in turn.
+    """
+    if evaluator.budget <= initial:
         raise UsageError(
-            f"ehvi needs a budget above its initial design of {INITIAL} architectures, got {evaluator.budget}"
+            f"ehvi needs a budget above its initial design of {initial} architectures, got {evaluator.budget}"
         )
     space = evaluator.space
     niches = make_partitioning(space, space.niches().axis, dataset=dataset)
-    first = [niches.sample(i % len(niches), rng) for i in range(min(INITIAL, evaluator.remaining))]
+    first = [niches.sample(i % len(niches), rng) for i in range(min(initial, evaluator.remaining))]
     evaluator.evaluate_many(first)
     pool = space.distinct_architectures
     keys = {a: a.canonical_key for a in pool}

@@ -50,6 +50,12 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--bins", type=int, default=defaults.partition_bins, help="bins for quantile axes")
     parser.add_argument("--round-size", type=int, default=defaults.round_size, help="candidate slots per round")
+    parser.add_argument(
+        "--init-per-partition",
+        type=int,
+        default=defaults.init_per_partition,
+        help="random architectures evaluated per partition before the first round (default 2)",
+    )
     parser.add_argument("--max-rounds", type=int, default=defaults.max_rounds)
     parser.add_argument("--eps", type=float, default=defaults.stable_eps, help="relative HV gain below which ...")
     parser.add_argument(
@@ -78,6 +84,12 @@ def register(subparsers: Any) -> None:
         "--option-labels",
         default=defaults.option_labels,
         help="how options are labelled for the Generator: shuffled (default; labels carry no rank) or ranked",
+    )
+    parser.add_argument(
+        "--option-lists",
+        default=defaults.option_lists,
+        help="which options a Generator child chooses among: dealt (default; ranks i, i+k, i+2k of one batch) "
+        "or runners-up (one greedy step's pick and its near-ties)",
     )
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument(
@@ -117,6 +129,7 @@ def run_command(args: argparse.Namespace) -> int:
         seed=args.seed,
         llm=args.llm,
         round_size=args.round_size,
+        init_per_partition=args.init_per_partition,
         max_rounds=args.max_rounds,
         stable_eps=args.eps,
         stable_window=args.window,
@@ -126,6 +139,7 @@ def run_command(args: argparse.Namespace) -> int:
         candidates=candidates,
         generator_policy=args.generator_policy,
         option_labels=args.option_labels,
+        option_lists=args.option_lists,
         blind_prompts=args.blind_prompts,
         objectives=args.objectives,
     )
