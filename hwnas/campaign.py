@@ -71,7 +71,6 @@ AGENT_METHODS: Final[dict[str, dict[str, Any]]] = {
     "agent-top": {"generator_policy": "top"},
     "agent-no-llm-top": {"llm": "random", "generator_policy": "top"},
     "agent-random-picks": {"generator_policy": "random"},
-    "agent-runners-up": {"option_lists": "runners-up"},
     "agent-no-llm-runners-up": {"llm": "random", "option_lists": "runners-up"},
     "agent-init1-runners-up": {"init_per_partition": 1, "option_lists": "runners-up"},
     "agent-no-llm-init1-runners-up": {"llm": "random", "init_per_partition": 1, "option_lists": "runners-up"},
