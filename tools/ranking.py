@@ -264,7 +264,7 @@ def rank(
 
     `widen` scales the surrogate's standard deviations before ranking.
     """
-    return greedy_batch(front, frame.loss(mean), widen * frame.loss_std(std), frame.latency(latency), count)
+    return [group[0] for group in rank_groups(frame, front, mean, std, latency, count, 1, widen)]
 
 
 def rank_groups(
