@@ -40,7 +40,7 @@ FLAGS: Final = {
 """The `hwnas run` flag that sets a setting, so that an error names what the user typed."""
 
 
-BEFORE_IT_EXISTED: Final[dict[str, Any]] = {"option_labels": "ranked"}
+BEFORE_IT_EXISTED: Final[dict[str, Any]] = {"option_labels": "ranked", "representatives": "first"}
 """Settings whose default is not how runs behaved before the setting existed: the value they had."""
 
 
@@ -91,6 +91,9 @@ class RunSettings:
     option_lists: str = "dealt"
     """Which options share a Generator child's list (`hwnas.tools.coordinator.OPTION_LISTS`): ranks i, i+k,
     i+2k of one greedy batch, or one greedy step's pick and its runners-up (near-ties)."""
+    representatives: str = "fastest"
+    """Which member of each function the Coordinator offers (`hwnas.core.evaluation.REPRESENTATIVES`): the
+    fastest on the run's device(s), or the first in enumeration order (runs before this setting)."""
     blind_prompts: bool = False
     """Prompts name neither the benchmark nor the real ops (`hwnas.llm.blind`); replies are mapped back."""
     objectives: str = "accuracy,latency"

@@ -273,6 +273,7 @@ def run_search(
         budget=settings.budget,
         option_labels=settings.option_labels,
         option_lists=settings.option_lists,
+        representatives=settings.representatives,
         objectives=settings.objective_list,
     )
     trace = TraceWriter(paths.trace)  # creates nothing until its first record

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hwnas.baselines import SEARCHERS, ehvi, get_searcher
+from hwnas.baselines import EHVI_VARIANTS, SEARCHERS, ehvi, get_searcher
 from hwnas.baselines.optuna_study import run_study
 from hwnas.baselines.stratified_random_search import search as stratified_search
 from hwnas.core.evaluation import BudgetedEvaluator
@@ -40,7 +40,7 @@ def _run(tables: BenchmarkTables, method: str, budget: int, seed: int) -> list[t
 def test_each_baseline_spends_exactly_its_budget_on_distinct_archs(
     tables: BenchmarkTables, method: str, budget: int
 ) -> None:
-    initial = {"ehvi": ehvi.INITIAL, "ehvi-init6": ehvi.SMALL_START}.get(method, 0)
+    initial = EHVI_VARIANTS[method].get("initial", ehvi.INITIAL) if method in EHVI_VARIANTS else 0
     if budget <= initial:
         with pytest.raises(UsageError, match=f"ehvi needs a budget above its initial design of {initial} "):
             _run(tables, method, budget, seed=1)

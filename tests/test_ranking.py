@@ -229,3 +229,33 @@ def test_generator_prompt_lists_each_option_with_its_figures() -> None:
                          heuristics=[], rejections=[], options=[option])  # fmt: skip
     assert describe_option(option, NB201) in generator_messages(task, "exactly one nor_conv_3x3 edge", 1, NB201)[1][1]
     assert deal_options([f"o{i}" for i in range(1, 8)], 3) == [["o1", "o4", "o7"], ["o2", "o5"], ["o3", "o6"]]
+
+
+def test_fastest_representatives_change_what_is_offered_not_which_functions(tables: BenchmarkTables) -> None:
+    from hwnas.graph.state import Evaluated
+    from hwnas.tools.coordinator import Coordinator
+
+    parts = make_partitioning(NB201, "conv3", dataset="cifar10", tables=tables)
+    latency = make_latency_model("titan_rtx_1", dataset="cifar10", tables=tables)
+    estimator = make_estimator("oracle-val", dataset="cifar10", tables=tables)
+    offered = {}
+    for rule in ("first", "fastest"):
+        coordinator = Coordinator(
+            estimator, latency, parts, make_surrogate("gp", space=NB201, dataset="cifar10"), budget=120,
+            representatives=rule,
+        )  # fmt: skip
+        evaluated = sample(12, seed=3)
+        coordinator.reset([
+            Evaluated(arch=str(a), key=a.canonical_key, partition=parts.assign(a), score=float(s),
+                      latency_ms=float(t), round=0, operator="init", parents=[], rationale="")
+            for a, s, t in zip(evaluated, estimator.predict(evaluated), latency.latency_ms(evaluated), strict=True)
+        ])  # fmt: skip
+        offered[rule] = [
+            NB201.parse(p["arch"]) for p in coordinator.candidates_of(2, [], "explore", 4, np.random.default_rng(0))
+        ]
+    assert [a.canonical_key for a in offered["fastest"]] == [a.canonical_key for a in offered["first"]]
+    assert offered["fastest"] != offered["first"]
+    members = NB201.function_members
+    for arch in offered["fastest"]:
+        fastest = min(latency.latency_ms([NB201.at(p) for p in members[arch.canonical_key]]))
+        assert latency.latency_ms([arch])[0] == fastest

@@ -4,7 +4,8 @@
 code must give the same architectures in the same order with the same scores: refactors of the space,
 the evaluator or the baselines may not move a figure. `tests/recorded/` holds two agent runs (random
 answers, `oracle-val`) made with the code before the contracts refactor (commit c04a5a0); today's
-graph must write the same `archive.csv`, byte for byte.
+graph must write the same `archive.csv`, byte for byte. Settings whose default changed since are set to
+what the recordings ran with (`hwnas.campaign.RECORDED_WITH`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from hwnas.campaign import RECORDED_WITH
 from hwnas.harness import run_baseline
 from hwnas.partition import make_partitioning
 from hwnas.registry import make_latency_model
@@ -46,7 +48,7 @@ def test_agent_graph_reproduces_its_recorded_archive(tmp_path: Path, data_dir: P
     from hwnas.graph.context import RunSettings
     from hwnas.graph.runner import run_search
 
-    settings = RunSettings(estimator="zc", budget=120, seed=0, llm="random")
+    settings = RunSettings(estimator="zc", budget=120, seed=0, llm="random", **RECORDED_WITH)
     run_search(settings, name="again", out=tmp_path, data=str(data_dir), on_progress=lambda _: None)
     with (tmp_path / "again" / "archive.csv").open(newline="") as handle:
         again = [(row["arch_str"], float(row["score"])) for row in csv.DictReader(handle)]
@@ -63,8 +65,9 @@ def test_agent_run_writes_the_archive_recorded_before_the_refactor(
     from hwnas.graph.runner import run_search
 
     settings = RunSettings(
-        device=device, estimator="oracle-val", budget=120, llm="random", seed=seed, option_labels="ranked"
-    )
+        device=device, estimator="oracle-val", budget=120, llm="random", seed=seed, option_labels="ranked",
+        **RECORDED_WITH,
+    )  # fmt: skip
     run_search(settings, name="again", out=tmp_path, data=str(data_dir), on_progress=lambda _: None)
     recorded_file = Path(__file__).parent / "recorded" / f"agent-random-oracle-val-{device}-seed{seed}.csv"
     assert (tmp_path / "again" / "archive.csv").read_bytes() == recorded_file.read_bytes()

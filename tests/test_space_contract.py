@@ -14,12 +14,14 @@ import numpy as np
 import pytest
 
 from hwnas.baselines import SEARCHERS
+from hwnas.core.evaluation import representatives
 from hwnas.core.space import SearchSpace
 from hwnas.core.tables import Tables
 from hwnas.errors import UsageError
 from hwnas.graph.context import RunSettings
 from hwnas.graph.runner import run_search
 from hwnas.partition import make_partitioning
+from hwnas.registry import make_latency_model
 
 Case = tuple[SearchSpace, Tables]
 
@@ -76,6 +78,29 @@ def test_distinct_pool_holds_one_valid_member_per_function(space_and_tables: Cas
     assert len(set(keys)) == len(keys) and all(a.is_valid for a in pool)
     assert 0 < len(pool) < space.size  # every space here has invalid members and isomorphs
     assert {a.canonical_key for a in space if a.is_valid} == set(keys)
+
+
+def test_function_members_group_every_valid_member_once(space_and_tables: Case) -> None:
+    space, _ = space_and_tables
+    groups = space.function_members
+    positions = [p for members in groups.values() for p in members]
+    assert sorted(positions) == [p for p, a in enumerate(space) if a.is_valid]
+    assert all(space.at(p).canonical_key == key for key, members in groups.items() for p in members)
+    assert space.distinct_positions == {key: members[0] for key, members in groups.items()}
+
+
+def test_fastest_representative_is_no_slower_than_any_member(space_and_tables: Case) -> None:
+    space, tables = space_and_tables
+    model = make_latency_model(device_of(space), space=space, dataset=space.datasets[0], tables=tables)
+    first = space.distinct_architectures
+    fastest = representatives(space, model, "fastest")
+    assert [a.canonical_key for a in fastest] == [a.canonical_key for a in first]
+    assert fastest != first  # both spaces have functions whose first member is not the fastest
+    for chosen, members in zip(fastest, space.function_members.values(), strict=True):
+        assert model.latency_ms([chosen])[0] == min(model.latency_ms([space.at(p) for p in members]))
+    assert representatives(space, model, "first") == first
+    with pytest.raises(UsageError, match="unknown --representatives 'slowest'"):
+        representatives(space, model, "slowest")
 
 
 def test_niches_partition_the_whole_space(space_and_tables: Case) -> None:

@@ -29,7 +29,15 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 from langchain_core.tools import BaseTool, StructuredTool
 
-from hwnas.core.evaluation import BudgetedEvaluator, Estimator, EvaluationRecord, LatencyModel, latency_values
+from hwnas.core.evaluation import (
+    BudgetedEvaluator,
+    Estimator,
+    EvaluationRecord,
+    LatencyModel,
+    check_representative_rule,
+    latency_values,
+    representatives,
+)
 from hwnas.core.objectives import ACCURACY_LATENCY, Objective, is_accuracy_only
 from hwnas.errors import UsageError
 from hwnas.graph.state import Evaluated, Option, PartitionTask, Proposal, latency_objectives
@@ -87,6 +95,7 @@ class Coordinator:
         budget: int,
         option_labels: str = "shuffled",
         option_lists: str = "dealt",
+        representatives: str = "fastest",
         objectives: Sequence[Objective] = ACCURACY_LATENCY,
     ) -> None:
         if candidates not in CANDIDATE_SOURCES:
@@ -97,6 +106,8 @@ class Coordinator:
             raise UsageError(f"unknown --option-lists {option_lists!r}; accepted: {', '.join(OPTION_LISTS)}")
         self.option_labels = option_labels
         self.option_lists = option_lists
+        check_representative_rule(representatives)  # the pool is built lazily: fail before anything runs
+        self.representative_rule = representatives
         self.space = partitioning.space
         self.estimator = estimator
         self.latency_model = latency_model
@@ -208,8 +219,14 @@ class Coordinator:
         self.surrogate_seconds += time.perf_counter() - started
 
     @cached_property
+    def _pool(self) -> tuple[Architecture, ...]:
+        # With accuracy alone latency plays no part, so no member is preferred (and none looked up).
+        rule = "first" if self.accuracy_only else self.representative_rule
+        return representatives(self.space, self.latency_model, rule)
+
+    @cached_property
     def _pool_latencies(self) -> np.ndarray:
-        return self.latency_columns(self.space.distinct_architectures)
+        return self.latency_columns(self._pool)
 
     def candidates_of(
         self, partition: int, parents: list[str], strategy: str, wanted: int, rng: np.random.Generator
@@ -217,7 +234,7 @@ class Coordinator:
         """Unranked legal candidates: every untried function of the partition, or the parents' legal moves."""
         if self.candidates == "moves":
             return self.legal_moves(parents, partition, strategy, wanted, rng)
-        pool = self.space.distinct_architectures
+        pool = self._pool
         return [
             Proposal(partition=partition, arch=str(pool[i]), operator="ranked", parents=[], rationale="")
             for i in np.flatnonzero(self._pool_partitions == partition)
@@ -226,7 +243,7 @@ class Coordinator:
 
     @cached_property
     def _pool_partitions(self) -> np.ndarray:
-        return np.array([self.partitioning.assign(a) for a in self.space.distinct_architectures])
+        return np.array([self.partitioning.assign(a) for a in self._pool])
 
     def offer(
         self,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 
@@ -23,6 +23,13 @@ from hwnas.partition import Partitioning
 
 Searcher = Callable[[BudgetedEvaluator, np.random.Generator], list[EvaluationRecord]]
 
+EHVI_VARIANTS: Final[dict[str, dict[str, Any]]] = {
+    "ehvi": {},
+    "ehvi-init6": {"initial": ehvi.SMALL_START},
+    "ehvi-fastest": {"representative_rule": "fastest"},
+}
+"""`ehvi` and its controls for the agent graph's settings: the options each passes to `ehvi.search`."""
+
 SEARCHERS: Final[dict[str, Searcher]] = {
     "rs": random_search.search,
     "rs-partition": stratified_random_search.search,
@@ -30,13 +37,12 @@ SEARCHERS: Final[dict[str, Searcher]] = {
     "ls": local_search.search,
     "tpe": tpe.search,
     "gp": gp.search,
-    "ehvi": ehvi.search,
-    "ehvi-init6": partial(ehvi.search, initial=ehvi.SMALL_START),
+    **{name: partial(ehvi.search, **options) for name, options in EHVI_VARIANTS.items()},
     "rea": rea.search,
 }
 
 
-SMALL_FLEETS_ONLY: Final = frozenset({"ehvi", "ehvi-init6"})
+SMALL_FLEETS_ONLY: Final = frozenset(EHVI_VARIANTS)
 """Baselines whose EHVI ranking takes fleets of at most `hwnas.tools.ranking.MAX_FLEET` devices."""
 
 
@@ -51,8 +57,6 @@ def get_searcher(name: str, *, dataset: str = "cifar10", partitioning: Partition
         raise UsageError(f"unknown method {name!r}; accepted: {', '.join(SEARCHERS)}") from None
     if name == "rs-partition" and partitioning is not None:
         return partial(stratified_random_search.search, partitioning=partitioning)
-    if name == "ehvi":
-        return partial(ehvi.search, dataset=dataset)
-    if name == "ehvi-init6":
-        return partial(ehvi.search, dataset=dataset, initial=ehvi.SMALL_START)
+    if name in EHVI_VARIANTS:
+        return partial(ehvi.search, dataset=dataset, **EHVI_VARIANTS[name])
     return search

@@ -3,7 +3,8 @@
 After a random start (`INITIAL` architectures, spread over the space's complexity niches as the agent
 graph's first round is; `ehvi-init6`: `SMALL_START`), every round refits the surrogate on everything
 evaluated and evaluates the `ROUND` architectures a greedy expected-hypervolume-improvement batch picks
-among every unevaluated function of the space (`hwnas.tools.ranking`). Comparing it with the agent
+among every unevaluated function of the space (`hwnas.tools.ranking`; `ehvi-fastest`: each function's
+fastest member, as the graph with `--representatives fastest`). Comparing it with the agent
 graph separates what the agents add from what the surrogate and the ranking give on their own. With
 accuracy as the only objective (`BudgetedEvaluator.objectives`) the batch is picked by expected
 improvement over the best score instead (`hwnas.tools.ranking.rank_by_improvement`): Bayesian
@@ -16,7 +17,7 @@ from typing import Final
 
 import numpy as np
 
-from hwnas.core.evaluation import BudgetedEvaluator, EvaluationRecord, latency_values
+from hwnas.core.evaluation import BudgetedEvaluator, EvaluationRecord, latency_values, representatives
 from hwnas.core.objectives import is_accuracy_only
 from hwnas.errors import UsageError
 from hwnas.partition import make_partitioning
@@ -38,10 +39,12 @@ def search(
     surrogate: str = "gp",
     round_size: int = ROUND,
     initial: int = INITIAL,
+    representative_rule: str = "first",
 ) -> list[EvaluationRecord]:
     """Spend the budget: a stratified random start, then greedy EHVI (or, with accuracy alone, EI) batches.
 
-    The start is `initial` architectures, dealt over the niches in turn.
+    The start is `initial` architectures, dealt over the niches in turn; the batches pick among one member
+    per function (`hwnas.core.evaluation.representatives`: `representative_rule`).
     """
     if evaluator.budget <= initial:
         raise UsageError(
@@ -51,9 +54,9 @@ def search(
     niches = make_partitioning(space, space.niches().axis, dataset=dataset)
     first = [niches.sample(i % len(niches), rng) for i in range(min(initial, evaluator.remaining))]
     evaluator.evaluate_many(first)
-    pool = space.distinct_architectures
-    keys = {a: a.canonical_key for a in pool}
     accuracy_only = is_accuracy_only(evaluator.objectives)
+    pool = representatives(space, evaluator.latency_model, "first" if accuracy_only else representative_rule)
+    keys = {a: a.canonical_key for a in pool}
     pool_latency = np.zeros(len(pool)) if accuracy_only else latency_values(evaluator.latency_model, pool)
     model = make_surrogate(surrogate, space=space, dataset=dataset, seed=int(rng.integers(2**31)))
     while evaluator.remaining > 0:

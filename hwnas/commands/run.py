@@ -91,6 +91,12 @@ def register(subparsers: Any) -> None:
         help="which options a Generator child chooses among: dealt (default; ranks i, i+k, i+2k of one batch) "
         "or runners-up (one greedy step's pick and its near-ties)",
     )
+    parser.add_argument(
+        "--representatives",
+        default=defaults.representatives,
+        help="which member of each function (cells that differ only in ops cut off from the output) is offered: "
+        "fastest (default; on the device) or first (in enumeration order, as runs before this flag)",
+    )
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument(
         "--name", default="run", help="run name (letters, digits, '.', '_', '-'); running a name again resumes it"
@@ -140,6 +146,7 @@ def run_command(args: argparse.Namespace) -> int:
         generator_policy=args.generator_policy,
         option_labels=args.option_labels,
         option_lists=args.option_lists,
+        representatives=args.representatives,
         blind_prompts=args.blind_prompts,
         objectives=args.objectives,
     )

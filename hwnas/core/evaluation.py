@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Final, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -68,6 +68,42 @@ def latency_values(model: LatencyModel, archs: Sequence[Architecture]) -> np.nda
     if isinstance(model, FleetLatencyModel):
         return np.asarray(model.latency_ms_per_device(archs), dtype=np.float64)
     return np.asarray(model.latency_ms(archs), dtype=np.float64)
+
+
+REPRESENTATIVES: Final = ("fastest", "first")
+"""Which member of each function a ranked search offers (`representatives`). Members of one function
+differ only in ops whose output never reaches the cell's output; the network still runs them, so on most
+devices they cost latency. `fastest`: the member the latency model says is fastest (on a fleet: the
+smallest sum of latencies, each scaled by its device's range), the function's cheapest realisation;
+`first`: the first in enumeration order, as runs before this setting did. The evaluated architecture is
+the member itself, so the choice changes what is measured, not how it is scored."""
+
+
+def check_representative_rule(rule: str) -> None:
+    """Raise a UsageError naming the accepted rules unless `rule` is one of `REPRESENTATIVES`."""
+    if rule not in REPRESENTATIVES:
+        raise UsageError(f"unknown --representatives {rule!r}; accepted: {', '.join(REPRESENTATIVES)}")
+
+
+def representatives(space: SearchSpace, model: LatencyModel, rule: str) -> tuple[Architecture, ...]:
+    """One member per distinct valid function of `space`, in `distinct_positions` order, chosen by `rule`.
+
+    `fastest` looks up the latency of every valid member (free for the tables and the lookup-table
+    model; a measured model measures each once); ties go to the earliest member.
+    """
+    check_representative_rule(rule)
+    if rule == "first":
+        return space.distinct_architectures
+    members = list(space.function_members.values())
+    positions = [p for group in members for p in group]
+    latency = latency_values(model, [space.at(p) for p in positions]).reshape(len(positions), -1)
+    span = latency.max(axis=0) - latency.min(axis=0)
+    cost = (latency / np.where(span > 0, span, 1.0)).sum(axis=1)
+    chosen, start = [], 0
+    for group in members:
+        chosen.append(space.at(group[int(np.argmin(cost[start : start + len(group)]))]))
+        start += len(group)
+    return tuple(chosen)
 
 
 @dataclass(frozen=True, slots=True)

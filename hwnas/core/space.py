@@ -231,16 +231,22 @@ class SearchSpace(ABC):
         return one_hot
 
     @cached_property
-    def distinct_positions(self) -> dict[str, int]:
-        """For each function a valid member computes (its `canonical_key`), the first position computing it.
+    def function_members(self) -> dict[str, tuple[int, ...]]:
+        """For each function a valid member computes (its `canonical_key`), every position computing it.
 
-        Invalid members are left out: every search skips them. Built once per space object.
+        Positions in enumeration order; invalid members are left out: every search skips them. Built once
+        per space object.
         """
-        first: dict[str, int] = {}
+        members: dict[str, list[int]] = {}
         for position, arch in enumerate(self):
             if arch.is_valid:
-                first.setdefault(arch.canonical_key, position)
-        return first
+                members.setdefault(arch.canonical_key, []).append(position)
+        return {key: tuple(positions) for key, positions in members.items()}
+
+    @cached_property
+    def distinct_positions(self) -> dict[str, int]:
+        """For each function, the first position computing it (`function_members`)."""
+        return {key: positions[0] for key, positions in self.function_members.items()}
 
     @cached_property
     def distinct_architectures(self) -> tuple[Architecture, ...]:
