@@ -6,7 +6,8 @@ is taken over every string, so both rules put a ceiling below 1 on HV_B and a fl
 Per device this prints IGD / HV_B of:
 
 - every representative, first in enumeration order (`--representatives first`) and fastest on the
-  device (`fastest`): what evaluating the whole pool would give;
+  device (`fastest`): what evaluating the whole pool would give ("members moved": functions whose
+  fastest member is not their first);
 - every string, degenerate cells included (1 and 0 by definition), for the last column's sake;
 - the best 120 representatives by validation accuracy (`oracle-val`'s own Pareto layers, the last layer
   thinned evenly along latency): what a search that knew the estimator everywhere would give at budget 120.
@@ -49,21 +50,24 @@ def best_by_validation(pool: tuple[Architecture, ...], tables: Tables, device: s
 
 
 def main(devices: list[str], budget: int) -> None:
-    """Print one line per device and representative rule."""
+    """Print a Markdown table: one row per device and pool."""
     space = get_space("nb201")
     tables = space.load_tables(None)
     assert tables is not None  # required: a missing data folder has already raised
-    print(f"device | representatives | every representative IGD / HV_B | best {budget} by validation IGD / HV_B")
+    print(f"| device | pool | the whole pool: IGD / HV_B | best {budget} by validation: IGD / HV_B | members moved |")
+    print("|---|---|---|---|---|")
     for device in devices:
         front = true_front(tables, DATASET, device)
         model = make_latency_model(device, space=space, dataset=DATASET, tables=tables)
-        pools = {rule: representatives(space, model, rule) for rule in REPRESENTATIVES}
-        pools["none (every string)"] = tuple(space)
+        pools = {f"{rule} members": representatives(space, model, rule) for rule in REPRESENTATIVES}
+        pools["every string"] = tuple(space)
+        first = pools["first members"]
         for rule, pool in pools.items():
             best = best_by_validation(pool, tables, device, budget)
+            moved = sum(a != b for a, b in zip(pool, first, strict=True)) if len(pool) == len(first) else ""
             print(
-                f"{device} | {rule} | {front.igd(pool):.4f} / {front.hv_b(pool):.4f} | "
-                f"{front.igd(best):.4f} / {front.hv_b(best):.4f}"
+                f"| {device} | {rule} | {front.igd(pool):.4f} / {front.hv_b(pool):.4f} | "
+                f"{front.igd(best):.4f} / {front.hv_b(best):.4f} | {moved} |"
             )
 
 
