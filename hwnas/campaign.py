@@ -64,27 +64,26 @@ from hwnas.spaces import get_space
 RECORDED_WITH: Final[dict[str, Any]] = {"representatives": "first"}
 """Defaults changed after the methods below them were measured: the values their committed results ran
 with, so that a campaign resumes and re-runs what `results/` holds (`-fastest` methods: the new default)."""
+_MEASURED_BEFORE_FASTEST: Final[dict[str, dict[str, Any]]] = {
+    "agent": {},
+    "agent-no-partition": {"partition_axis": "none"},
+    "agent-no-knowledge": {"use_knowledge": False},
+    "agent-no-navigator": {"use_navigator": False},
+    "agent-no-llm": {"llm": "random"},
+    "agent-ranked-labels": {"option_labels": "ranked"},
+    "agent-top": {"generator_policy": "top"},
+    "agent-no-llm-top": {"llm": "random", "generator_policy": "top"},
+    "agent-random-picks": {"generator_policy": "random"},
+    "agent-no-llm-runners-up": {"llm": "random", "option_lists": "runners-up"},
+    "agent-init1-runners-up": {"init_per_partition": 1, "option_lists": "runners-up"},
+    "agent-no-llm-init1-runners-up": {"llm": "random", "init_per_partition": 1, "option_lists": "runners-up"},
+    "agent-no-llm-top-init1": {"llm": "random", "generator_policy": "top", "init_per_partition": 1},
+    "agent-blind": {"blind_prompts": True},
+    "agent-top-blind": {"generator_policy": "top", "blind_prompts": True},
+}
+"""The agent methods whose committed results ran before `--representatives fastest` (they keep `RECORDED_WITH`)."""
 AGENT_METHODS: Final[dict[str, dict[str, Any]]] = {
-    **{
-        name: {**RECORDED_WITH, **changes}
-        for name, changes in {
-            "agent": {},
-            "agent-no-partition": {"partition_axis": "none"},
-            "agent-no-knowledge": {"use_knowledge": False},
-            "agent-no-navigator": {"use_navigator": False},
-            "agent-no-llm": {"llm": "random"},
-            "agent-ranked-labels": {"option_labels": "ranked"},
-            "agent-top": {"generator_policy": "top"},
-            "agent-no-llm-top": {"llm": "random", "generator_policy": "top"},
-            "agent-random-picks": {"generator_policy": "random"},
-            "agent-no-llm-runners-up": {"llm": "random", "option_lists": "runners-up"},
-            "agent-init1-runners-up": {"init_per_partition": 1, "option_lists": "runners-up"},
-            "agent-no-llm-init1-runners-up": {"llm": "random", "init_per_partition": 1, "option_lists": "runners-up"},
-            "agent-no-llm-top-init1": {"llm": "random", "generator_policy": "top", "init_per_partition": 1},
-            "agent-blind": {"blind_prompts": True},
-            "agent-top-blind": {"generator_policy": "top", "blind_prompts": True},
-        }.items()
-    },
+    **{name: {**RECORDED_WITH, **changes} for name, changes in _MEASURED_BEFORE_FASTEST.items()},
     "agent-fastest": {"representatives": "fastest"},
     "agent-no-llm-top-fastest": {"llm": "random", "generator_policy": "top", "representatives": "fastest"},
 }
