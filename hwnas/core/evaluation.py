@@ -72,8 +72,8 @@ def latency_values(model: LatencyModel, archs: Sequence[Architecture]) -> np.nda
 
 REPRESENTATIVES: Final = ("fastest", "first")
 """Which member of each function a ranked search offers (`representatives`). Members of one function
-differ only in ops whose output never reaches the cell's output; the network still runs them, so on most
-devices they cost latency. `fastest`: the member the latency model says is fastest (on a fleet: the
+differ only in ops whose output never reaches the cell's output, yet the latency tables give them
+different latencies on most devices. `fastest`: the member the latency model says is fastest (on a fleet: the
 smallest sum of latencies, each scaled by its device's range), the function's cheapest realisation;
 `first`: the first in enumeration order, as runs before this setting did. The evaluated architecture is
 the member itself, so the choice changes what is measured, not how it is scored."""
