@@ -40,7 +40,7 @@ FLAGS: Final = {
 """The `hwnas run` flag that sets a setting, so that an error names what the user typed."""
 
 
-BEFORE_IT_EXISTED: Final[dict[str, Any]] = {"option_labels": "ranked", "representatives": "first"}
+BEFORE_IT_EXISTED: Final[dict[str, Any]] = {"option_labels": "ranked", "representatives": "first", "score_warp": "none"}
 """Settings whose default is not how runs behaved before the setting existed: the value they had."""
 
 
@@ -94,6 +94,9 @@ class RunSettings:
     representatives: str = "fastest"
     """Which member of each function the Coordinator offers (`hwnas.core.evaluation.REPRESENTATIVES`): the
     fastest on the run's device(s), or the first in enumeration order (runs before this setting)."""
+    score_warp: str = "copula"
+    """What the Coordinator's surrogate fits and ranks (`hwnas.tools.surrogate.SCORE_WARPS`): the normal
+    quantiles of the scores' ranks, or the raw scores (runs before this setting)."""
     blind_prompts: bool = False
     """Prompts name neither the benchmark nor the real ops (`hwnas.llm.blind`); replies are mapped back."""
     objectives: str = "accuracy,latency"

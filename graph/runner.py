@@ -274,6 +274,7 @@ def run_search(
         option_labels=settings.option_labels,
         option_lists=settings.option_lists,
         representatives=settings.representatives,
+        score_warp=settings.score_warp,
         objectives=settings.objective_list,
     )
     trace = TraceWriter(paths.trace)  # creates nothing until its first record

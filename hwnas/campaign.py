@@ -61,9 +61,10 @@ from hwnas.registry import ESTIMATORS, make_latency_model
 from hwnas.scale import Execution
 from hwnas.spaces import get_space
 
-RECORDED_WITH: Final[dict[str, Any]] = {"representatives": "first"}
+RECORDED_WITH: Final[dict[str, Any]] = {"representatives": "first", "score_warp": "none"}
 """Defaults changed after the methods below them were measured: the values their committed results ran
-with, so that a campaign resumes and re-runs what `results/` holds (`-fastest` methods: the new default)."""
+with, so that a campaign resumes and re-runs what `results/` holds (`-fastest` methods: fastest members,
+raw scores; `-copula` methods: today's defaults)."""
 _MEASURED_BEFORE_FASTEST: Final[dict[str, dict[str, Any]]] = {
     "agent": {},
     "agent-no-partition": {"partition_axis": "none"},
@@ -82,10 +83,18 @@ _MEASURED_BEFORE_FASTEST: Final[dict[str, dict[str, Any]]] = {
     "agent-top-blind": {"generator_policy": "top", "blind_prompts": True},
 }
 """The agent methods whose committed results ran before `--representatives fastest` (they keep `RECORDED_WITH`)."""
-AGENT_METHODS: Final[dict[str, dict[str, Any]]] = {
-    **{name: {**RECORDED_WITH, **changes} for name, changes in _MEASURED_BEFORE_FASTEST.items()},
+_MEASURED_BEFORE_COPULA: Final[dict[str, dict[str, Any]]] = {
     "agent-fastest": {"representatives": "fastest"},
     "agent-no-llm-top-fastest": {"llm": "random", "generator_policy": "top", "representatives": "fastest"},
+}
+"""The agent methods whose committed results ran with fastest members before `--score-warp copula`."""
+AGENT_METHODS: Final[dict[str, dict[str, Any]]] = {
+    **{
+        name: {**RECORDED_WITH, **changes}
+        for name, changes in {**_MEASURED_BEFORE_FASTEST, **_MEASURED_BEFORE_COPULA}.items()
+    },
+    "agent-copula": {},
+    "agent-no-llm-top-copula": {"llm": "random", "generator_policy": "top"},
 }
 """Agent-graph variants: the `RunSettings` each one changes from the defaults (LLM: embedded)."""
 METHODS: Final = (*SEARCHERS, *AGENT_METHODS)

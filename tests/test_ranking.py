@@ -22,7 +22,7 @@ from hwnas.tools.ranking import (
     greedy_groups,
     improvement_groups,
 )
-from hwnas.tools.surrogate import SURROGATES, make_surrogate
+from hwnas.tools.surrogate import SURROGATES, ScoreWarp, make_surrogate
 
 
 def sample(count: int, seed: int) -> list[Architecture]:
@@ -51,6 +51,57 @@ def test_surrogate_fits_and_is_surer_near_its_data(name: str, space_and_tables: 
     again = make_surrogate(name, space=space, dataset=dataset, seed=0)
     again.fit(train, estimator.predict(train))
     assert np.array_equal(again.predict(unseen)[0], unseen_mean)  # deterministic under a seed
+
+
+def test_copula_warp_keeps_the_order_spreads_ranks_evenly_and_maps_back() -> None:
+    scores = np.array([10.0, 91.2, 88.0, 60.0, 91.2, 90.5])
+    warp = ScoreWarp(scores, "copula")
+    assert np.array_equal(np.argsort(warp.values, kind="stable"), np.argsort(scores, kind="stable"))
+    assert warp.values[1] == warp.values[4]  # equal scores share a value
+    # Only the order counts: a 10 % cell and a 59 % one below the same others get the same value.
+    assert np.array_equal(ScoreWarp(np.where(scores == 10.0, 59.0, scores), "copula").values, warp.values)
+    distinct = ScoreWarp(np.array([3.0, 50.0, 51.0, 99.0]), "copula").values  # quantiles 1/8, 3/8, 5/8, 7/8
+    assert np.allclose(distinct, -distinct[::-1]) and distinct[-1] == pytest.approx(1.1503, abs=1e-4)
+    assert np.allclose(warp.to_scores(warp.values), scores)  # the way back goes through every evaluated pair
+    above, below = warp.to_scores(np.array([warp.values.max() + 0.5, warp.values.min() - 0.5]))
+    assert above > scores.max() and below < scores.min()  # extended, not clipped
+    mean, std = warp.prediction_in_scores(np.array([0.0]), np.array([0.2]))
+    assert scores.min() < mean[0] < scores.max() and std[0] > 0
+    raw = ScoreWarp(scores, "none")
+    assert raw.values is scores or np.array_equal(raw.values, scores)
+    assert np.array_equal(raw.prediction_in_scores(np.array([1.0]), np.array([2.0]))[0], [1.0])
+    with pytest.raises(UsageError, match="unknown --score-warp 'rank'; accepted: copula, none"):
+        ScoreWarp(scores, "rank")
+
+
+def test_options_show_predictions_in_the_estimators_units_under_either_warp(tables: BenchmarkTables) -> None:
+    from hwnas.graph.state import Evaluated
+    from hwnas.tools.coordinator import Coordinator
+
+    parts = make_partitioning(NB201, "conv3", dataset="cifar10", tables=tables)
+    latency = make_latency_model("fpga", dataset="cifar10", tables=tables)
+    estimator = make_estimator("oracle-val", dataset="cifar10", tables=tables)
+    evaluated = sample(30, seed=5)
+    archive = [
+        Evaluated(arch=str(a), key=a.canonical_key, partition=parts.assign(a), score=float(s),
+                  latency_ms=float(t), round=0, operator="init", parents=[], rationale="")
+        for a, s, t in zip(evaluated, estimator.predict(evaluated), latency.latency_ms(evaluated), strict=True)
+    ]  # fmt: skip
+    offered = {}
+    for warp in ("copula", "none"):
+        coordinator = Coordinator(
+            estimator, latency, parts, make_surrogate("gp", space=NB201, dataset="cifar10"), budget=120,
+            score_warp=warp,
+        )  # fmt: skip
+        coordinator.reset(archive)
+        coordinator.fit_surrogate(archive)
+        proposals = coordinator.candidates_of(3, [], "explore", 4, np.random.default_rng(0))
+        offered[warp] = coordinator.ranked_options(proposals, 8)
+        predicted = np.array([o["predicted"] for o in offered[warp]])
+        truth = estimator.predict([NB201.parse(o["arch"]) for o in offered[warp]])
+        assert np.all(np.abs(predicted - truth) < 15)  # accuracy points, not normal quantiles
+        assert all(o["uncertainty"] > 0 for o in offered[warp])
+    assert [o["arch"] for o in offered["copula"]] != [o["arch"] for o in offered["none"]]  # the warp changes picks
 
 
 def test_unknown_surrogate_is_a_usage_error() -> None:
@@ -185,9 +236,9 @@ def test_options_carry_prediction_latency_and_gain(tables: BenchmarkTables) -> N
     assert len({a.canonical_key for a in archs}) == len(archs)
     assert not {a.canonical_key for a in archs} & {r["key"] for r in archive}
     assert [o["latency_ms"] for o in options] == pytest.approx(latency.latency_ms(archs).tolist())
-    mean, std = coordinator.surrogate.predict(archs)
-    assert [o["predicted"] for o in options] == pytest.approx(mean.tolist())
-    assert [o["uncertainty"] for o in options] == pytest.approx(std.tolist())
+    predicted = coordinator.predict_score([o["arch"] for o in options])  # the tool: in the estimator's units
+    assert [o["predicted"] for o in options] == pytest.approx([mean for mean, _ in predicted])
+    assert [o["uncertainty"] for o in options] == pytest.approx([std for _, std in predicted])
     assert all(o["gain"] >= 0 for o in options) and ranked[0]["gain"] >= ranked[1]["gain"]
     # The kept heuristic adds its best child of the parent: one edit to skip_connect.
     (child,) = [o for o in options if o["rationale"] == "h7"]

@@ -385,6 +385,7 @@ def test_a_failed_start_leaves_nothing_and_an_empty_run_does_not_block_its_name(
         (["run", "--init-per-partition", "0"], "--init-per-partition must be at least 1"),
         (["run", "--option-lists", "near"], "unknown --option-lists 'near'; accepted: dealt, runners-up"),
         (["run", "--representatives", "last"], "unknown --representatives 'last'; accepted: fastest, first"),
+        (["run", "--score-warp", "rank"], "unknown --score-warp 'rank'; accepted: copula, none"),
         (["run", "--base-url", "http://127.0.0.1:9/v1"], "random does not use it"),
         (["bench", "--methods", "rs", "--seeds", "1", "--out", "{tmp}/a-file"], "--out"),
         (["bench", "--methods", "rs", "--seeds", "1", "--out", "{tmp}/a-file/below"], "--out"),

@@ -45,7 +45,7 @@ from hwnas.partition import Partitioning
 from hwnas.tools.evidence import ANY_EDGE
 from hwnas.tools.moves import ALL_FAMILIES, candidate_moves, families_for
 from hwnas.tools.ranking import Frame, Ranked, improvement_groups, rank_groups
-from hwnas.tools.surrogate import Surrogate
+from hwnas.tools.surrogate import ScoreWarp, Surrogate, check_score_warp
 
 if TYPE_CHECKING:
     from hwnas.core.space import Architecture
@@ -96,6 +96,7 @@ class Coordinator:
         option_labels: str = "shuffled",
         option_lists: str = "dealt",
         representatives: str = "fastest",
+        score_warp: str = "copula",
         objectives: Sequence[Objective] = ACCURACY_LATENCY,
     ) -> None:
         if candidates not in CANDIDATE_SOURCES:
@@ -108,6 +109,8 @@ class Coordinator:
         self.option_lists = option_lists
         check_representative_rule(representatives)  # the pool is built lazily: fail before anything runs
         self.representative_rule = representatives
+        check_score_warp(score_warp)
+        self.score_warp = score_warp
         self.space = partitioning.space
         self.estimator = estimator
         self.latency_model = latency_model
@@ -121,6 +124,7 @@ class Coordinator:
         self._frame: Frame | None = None
         self._front = np.empty((0, 2))
         self._scores = np.empty(0)
+        self._warp = ScoreWarp(self._scores, score_warp)
         self.surrogate_seconds = 0.0
         """Time spent fitting the surrogate in this process (the summary reports it)."""
         self.tools: dict[str, BaseTool] = {
@@ -195,20 +199,22 @@ class Coordinator:
         Args:
             archs: architecture texts in the run's space.
         """
-        mean, std = self.surrogate.predict([self.space.parse(a) for a in archs])
+        mean, std = self._warp.prediction_in_scores(*self.surrogate.predict([self.space.parse(a) for a in archs]))
         return [(float(m), float(s)) for m, s in zip(mean, std, strict=True)]
 
     def fit_surrogate(self, archive: list[Evaluated]) -> None:
         """Refit the surrogate on the archive unless it already was (`surrogate_seconds` adds the time).
 
-        The frame for expected gains spans the archive's scores and the latencies of the archive and of
-        every candidate the partitions can offer, so gains compare across partitions.
+        The surrogate fits the warped scores (`ScoreWarp`). The frame for expected gains spans them and the
+        latencies of the archive and of every candidate the partitions can offer, so gains compare across
+        partitions.
         """
         evaluated = tuple(r["arch"] for r in archive)
         if evaluated == self._fitted_on:
             return
         started = time.perf_counter()
-        scores = np.array([r["score"] for r in archive])
+        self._warp = ScoreWarp(np.array([r["score"] for r in archive]), self.score_warp)
+        scores = self._warp.values
         latencies = np.array([latency_objectives(r) for r in archive])
         self.surrogate.fit([self.space.parse(a) for a in evaluated], scores)
         self._scores = scores
@@ -293,10 +299,10 @@ class Coordinator:
 
         `widen` scales the surrogate's uncertainty in the ranking (the Navigator's strategy sets it).
 
-        Each option carries the surrogate's prediction, the latency lookup and the expected gain (in
-        thousandths of the frame's area, for compact prompts); its label is `o<rank>`. With accuracy as the
-        only objective the picks are by expected improvement over the best score, and the gain is
-        that, in thousandths of the range of scores evaluated.
+        Each option carries the surrogate's prediction (back in the estimator's units), the latency lookup
+        and the expected gain (in thousandths of the frame's area, for compact prompts); its label is
+        `o<rank>`. With accuracy as the only objective the picks are by expected improvement over the best
+        score, and the gain is that, in thousandths of the range of (warped) scores evaluated.
         """
         if not candidates or self._frame is None:
             return []
@@ -307,6 +313,7 @@ class Coordinator:
             groups = improvement_groups(self._scores, mean, std, steps, per_step, widen)
         else:
             groups = rank_groups(self._frame, self._front, mean, std, latency, steps, per_step, widen)
+        mean, std = self._warp.prediction_in_scores(mean, std)
         listed: list[Ranked] = [g[k] for k in range(max(map(len, groups), default=0)) for g in groups if k < len(g)]
         options = []
         for rank_number, p in enumerate(listed, start=1):

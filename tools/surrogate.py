@@ -12,6 +12,14 @@ measurement (BENCHMARKS.md, "Surrogate"):
 
 Features are the space's one-hot encoding and, where the space has an analytic parameter count, its log
 on the run's dataset (free to compute, and in NB201 the strongest single predictor of accuracy).
+
+What the surrogate fits, and the expected-hypervolume ranking compares, is the run's scores through a
+`ScoreWarp`: by default (`copula`) each score is replaced by the standard normal quantile of its rank
+among the run's evaluations. Raw scores spread most between poor architectures (a 30 % and a 60 % cell
+differ more than every cell near the front), so a likelihood fit spends itself there and a frame spanning
+them shrinks the differences that decide the front; ranks spread evenly. The map is monotone, so the
+front is the same; predictions go back to the estimator's units for prompts and traces
+(BENCHMARKS.md, "Ranks, not raw scores").
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from functools import cache
 from typing import Final, Protocol
 
 import numpy as np
+from scipy.stats import norm, rankdata
 from sklearn.ensemble import ExtraTreesRegressor
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
@@ -32,6 +41,8 @@ from hwnas.core.space import Architecture, SearchSpace
 from hwnas.errors import UsageError
 
 MIN_STD: Final = 1e-9
+SCORE_WARPS: Final = ("copula", "none")
+"""What the surrogate is fit on: the normal quantiles of the scores' ranks, or the scores as they are."""
 
 
 def features(archs: Sequence[Architecture], space: SearchSpace, dataset: str) -> np.ndarray:
@@ -131,3 +142,55 @@ def make_surrogate(name: str, *, space: SearchSpace, dataset: str, seed: int = 0
         return SURROGATES[name](space, dataset, seed)
     except KeyError:
         raise UsageError(f"unknown surrogate {name!r}; accepted: {', '.join(SURROGATES)}") from None
+
+
+def check_score_warp(name: str) -> None:
+    """A UsageError naming the accepted warps, unless `name` is one."""
+    if name not in SCORE_WARPS:
+        raise UsageError(f"unknown --score-warp {name!r}; accepted: {', '.join(SCORE_WARPS)}")
+
+
+class ScoreWarp:
+    """The run's evaluated scores as the surrogate fits them (`values`), and the way back to score units.
+
+    `copula`: each score becomes the standard normal quantile of its mid-rank, (rank - 1/2) / n (equal
+    scores share a value); `none`: the scores as they are.
+    """
+
+    def __init__(self, scores: np.ndarray, kind: str) -> None:
+        check_score_warp(kind)
+        self.kind = kind
+        self.scores = np.asarray(scores, dtype=np.float64)
+        if kind == "none" or len(self.scores) == 0:
+            self.values = self.scores
+        else:
+            self.values = norm.ppf((rankdata(self.scores) - 0.5) / len(self.scores))
+        # The (value, score) pairs the way back interpolates through, one per distinct score, increasing.
+        self._knots_x, first = np.unique(self.values, return_index=True)
+        self._knots_y = self.scores[first]
+
+    def to_scores(self, values: np.ndarray) -> np.ndarray:
+        """Warped values back in score units.
+
+        Piecewise linear through the evaluated (value, score) pairs, extended linearly beyond the first and
+        last, so a prediction above the best evaluated stays above it.
+        """
+        values = np.asarray(values, dtype=np.float64)
+        x, y = self._knots_x, self._knots_y
+        if self.kind == "none" or len(x) == 0:
+            return values
+        if len(x) == 1:  # every evaluated score equal: nothing to interpolate between
+            return np.full_like(values, y[0])
+        inside = np.interp(values, x, y)
+        low_slope, high_slope = (y[1] - y[0]) / (x[1] - x[0]), (y[-1] - y[-2]) / (x[-1] - x[-2])
+        below, above = values < x[0], values > x[-1]
+        inside[below] = y[0] + low_slope * (values[below] - x[0])
+        inside[above] = y[-1] + high_slope * (values[above] - x[-1])
+        return inside
+
+    def prediction_in_scores(self, mean: np.ndarray, std: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A warped prediction (mean, std) in score units: the mapped mean, and half the mapped mean +- std width."""
+        if self.kind == "none":
+            return np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
+        high, low = self.to_scores(np.asarray(mean) + std), self.to_scores(np.asarray(mean) - std)
+        return self.to_scores(mean), np.maximum((high - low) / 2, MIN_STD)

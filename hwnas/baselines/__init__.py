@@ -27,6 +27,7 @@ EHVI_VARIANTS: Final[dict[str, dict[str, Any]]] = {
     "ehvi": {},
     "ehvi-init6": {"initial": ehvi.SMALL_START},
     "ehvi-fastest": {"representative_rule": "fastest"},
+    "ehvi-copula": {"representative_rule": "fastest", "score_warp": "copula"},
 }
 """`ehvi` and its controls for the agent graph's settings: the options each passes to `ehvi.search`."""
 

@@ -4,11 +4,13 @@ After a random start (`INITIAL` architectures, spread over the space's complexit
 graph's first round is; `ehvi-init6`: `SMALL_START`), every round refits the surrogate on everything
 evaluated and evaluates the `ROUND` architectures a greedy expected-hypervolume-improvement batch picks
 among every unevaluated function of the space (`hwnas.tools.ranking`; `ehvi-fastest`: each function's
-fastest member, as the graph with `--representatives fastest`). Comparing it with the agent
-graph separates what the agents add from what the surrogate and the ranking give on their own. With
-accuracy as the only objective (`BudgetedEvaluator.objectives`) the batch is picked by expected
-improvement over the best score instead (`hwnas.tools.ranking.rank_by_improvement`): Bayesian
-optimisation with EI. A fleet of two devices is ranked by EHVI in the three objectives.
+fastest member, as the graph with `--representatives fastest`; `ehvi-copula`: those, with the surrogate
+fit on the normal quantiles of the scores' ranks, as the graph's default `--score-warp copula`).
+Comparing it with the agent graph separates what the agents add from what the surrogate and the
+ranking give on their own. With accuracy as the only objective (`BudgetedEvaluator.objectives`) the
+batch is picked by expected improvement over the best score instead
+(`hwnas.tools.ranking.rank_by_improvement`): Bayesian optimisation with EI. A fleet of two devices is
+ranked by EHVI in the three objectives.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from hwnas.core.objectives import is_accuracy_only
 from hwnas.errors import UsageError
 from hwnas.partition import make_partitioning
 from hwnas.tools.ranking import Frame, rank, rank_by_improvement
-from hwnas.tools.surrogate import make_surrogate
+from hwnas.tools.surrogate import ScoreWarp, make_surrogate
 
 INITIAL: Final = 12
 """The random start: two architectures per niche of the six, as the agent graph's default first round."""
@@ -40,11 +42,13 @@ def search(
     round_size: int = ROUND,
     initial: int = INITIAL,
     representative_rule: str = "first",
+    score_warp: str = "none",
 ) -> list[EvaluationRecord]:
     """Spend the budget: a stratified random start, then greedy EHVI (or, with accuracy alone, EI) batches.
 
     The start is `initial` architectures, dealt over the niches in turn; the batches pick among one member
-    per function (`hwnas.core.evaluation.representatives`: `representative_rule`).
+    per function (`hwnas.core.evaluation.representatives`: `representative_rule`); the surrogate fits, and
+    the ranking compares, the scores through `ScoreWarp(score_warp)`.
     """
     if evaluator.budget <= initial:
         raise UsageError(
@@ -66,7 +70,7 @@ def search(
         candidates = [a for a, keep in zip(pool, open_, strict=True) if keep]
         if not candidates:
             break
-        scores = np.array([r.score for r in history])
+        scores = ScoreWarp(np.array([r.score for r in history]), score_warp).values
         model.fit([r.arch for r in history], scores)
         mean, std = model.predict(candidates)
         if accuracy_only:

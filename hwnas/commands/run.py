@@ -97,6 +97,12 @@ def register(subparsers: Any) -> None:
         help="which member of each function (cells that differ only in ops cut off from the output) is offered: "
         "fastest (default; on the device) or first (in enumeration order, as runs before this flag)",
     )
+    parser.add_argument(
+        "--score-warp",
+        default=defaults.score_warp,
+        help="what the Coordinator's surrogate fits and ranks: copula (default; the normal quantiles of the "
+        "scores' ranks) or none (the raw scores, as runs before this flag)",
+    )
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument(
         "--name", default="run", help="run name (letters, digits, '.', '_', '-'); running a name again resumes it"
@@ -147,6 +153,7 @@ def run_command(args: argparse.Namespace) -> int:
         option_labels=args.option_labels,
         option_lists=args.option_lists,
         representatives=args.representatives,
+        score_warp=args.score_warp,
         blind_prompts=args.blind_prompts,
         objectives=args.objectives,
     )
