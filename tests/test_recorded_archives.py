@@ -44,15 +44,20 @@ def test_baseline_reproduces_its_recorded_archive(method: str, tables: Benchmark
 
 
 def test_agent_graph_reproduces_its_recorded_archive(tmp_path: Path, data_dir: Path) -> None:
-    """The whole graph (Navigator, Generators, memory answering at random; zero-cost scores; GP surrogate)."""
+    """The whole graph (Navigator, Generators, memory answering at random; GP surrogate; table scores).
+
+    Table scores, not zero-cost ones: torch's kernels differ in the last digits between CPUs (an AMD EPYC
+    gave a proxy ensemble score of 0.5551 where the recording, made on another CPU, has 0.5389), and one
+    flipped rank changes every later pick. `tests/test_zero_cost.py` checks the proxies themselves.
+    """
     from hwnas.graph.context import RunSettings
     from hwnas.graph.runner import run_search
 
-    settings = RunSettings(estimator="zc", budget=120, seed=0, llm="random", **RECORDED_WITH)
+    settings = RunSettings(estimator="oracle-val", budget=120, seed=0, llm="random", **RECORDED_WITH)
     run_search(settings, name="again", out=tmp_path, data=str(data_dir), on_progress=lambda _: None)
     with (tmp_path / "again" / "archive.csv").open(newline="") as handle:
         again = [(row["arch_str"], float(row["score"])) for row in csv.DictReader(handle)]
-    expected = recorded("fpga-b120-zc-agent-no-llm", 0)
+    expected = recorded("fpga-b120-oracle-val-agent-no-llm", 0)
     assert [a for a, _ in again] == [a for a, _ in expected]
     assert [s for _, s in again] == pytest.approx([s for _, s in expected], rel=1e-6)
 
