@@ -473,8 +473,9 @@ def test_the_report_fills_knowledge_ids_and_evidence_and_labels_the_totals(data_
     from hwnas.report import _knowledge_rows, coverage_figure
     from hwnas.runs import Run
 
-    # Long enough for memory to act; with this seed and these labels it also refuses an addition.
+    # Long enough for memory to act; with this seed, these labels and raw scores it also refuses an addition.
     flags = ["--llm", "random", "--budget", "48", "--estimator", "oracle-val", "--option-labels", "ranked"]
+    flags += ["--score-warp", "none"]
     assert hwnas("run", *flags, "--name", "r", "--out", str(tmp_path), data_dir=data_dir).returncode == 0
     run = Run(tmp_path / "r")
     rows = _knowledge_rows(run.knowledge())
