@@ -130,3 +130,9 @@ def test_ehvi_beats_random_search_on_the_true_front(tables: BenchmarkTables) -> 
     hv = {m: np.mean([front.hv_b([a for a, _, _ in _run(tables, m, 60, seed)]) for seed in range(3)])
           for m in ("rs", "ehvi")}  # fmt: skip
     assert hv["ehvi"] > hv["rs"]
+
+
+def test_ehvi_copula_starts_as_ehvi_fastest_then_ranks_by_the_warped_scores(tables: BenchmarkTables) -> None:
+    raw, ranks = _run(tables, "ehvi-fastest", 36, 0), _run(tables, "ehvi-copula", 36, 0)
+    assert raw[: ehvi.INITIAL] == ranks[: ehvi.INITIAL]  # the same random start
+    assert raw[ehvi.INITIAL :] != ranks[ehvi.INITIAL :]  # then the warp changes what the batch picks
