@@ -16,10 +16,10 @@ on the run's dataset (free to compute, and in NB201 the strongest single predict
 What the surrogate fits, and the expected-hypervolume ranking compares, is the run's scores through a
 `ScoreWarp`: by default (`copula`) each score is replaced by the standard normal quantile of its rank
 among the run's evaluations. Raw scores spread most between poor architectures (a 30 % and a 60 % cell
-differ more than every cell near the front), so a likelihood fit spends itself there and a frame spanning
-them shrinks the differences that decide the front; ranks spread evenly. The map is monotone, so the
-front is the same; predictions go back to the estimator's units for prompts and traces
-(BENCHMARKS.md, "Ranks, not raw scores").
+differ more than every cell near the front), so one stationary kernel must fit both scales and a frame
+spanning them shrinks the differences that decide the front; ranks spread evenly. The map is monotone,
+so the front is the same; predictions go back to the estimator's units for prompts and traces. Measured
+gain and the alternatives tried: BENCHMARKS.md, "Ranks, not raw scores".
 """
 
 from __future__ import annotations
