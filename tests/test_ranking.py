@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pytest
 from pymoo.indicators.hv import HV
 from scipy.stats import kendalltau
 
+from hwnas.core.evaluation import Estimator, LatencyModel
 from hwnas.core.space import Architecture, SearchSpace
 from hwnas.core.tables import Tables
 from hwnas.errors import UsageError
-from hwnas.partition import make_partitioning
+from hwnas.partition import Partitioning, make_partitioning
 from hwnas.registry import make_estimator, make_latency_model
 from hwnas.spaces.nb201.space import NB201
 from hwnas.spaces.nb201.tables import BenchmarkTables
@@ -24,10 +27,26 @@ from hwnas.tools.ranking import (
 )
 from hwnas.tools.surrogate import SURROGATES, ScoreWarp, make_surrogate
 
+if TYPE_CHECKING:
+    from hwnas.graph.state import Evaluated
+
 
 def sample(count: int, seed: int) -> list[Architecture]:
     rng = np.random.default_rng(seed)
     return [NB201.sample(rng) for _ in range(count)]
+
+
+def evaluated_archive(
+    archs: list[Architecture], parts: Partitioning, estimator: Estimator, latency: LatencyModel
+) -> list[Evaluated]:
+    """The archive a Coordinator would hold after evaluating `archs` in an initial round."""
+    from hwnas.graph.state import Evaluated
+
+    return [
+        Evaluated(arch=str(a), key=a.canonical_key, partition=parts.assign(a), score=float(s),
+                  latency_ms=float(t), round=0, operator="init", parents=[], rationale="")
+        for a, s, t in zip(archs, estimator.predict(archs), latency.latency_ms(archs), strict=True)
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize("name", sorted(SURROGATES))
@@ -53,7 +72,7 @@ def test_surrogate_fits_and_is_surer_near_its_data(name: str, space_and_tables: 
     assert np.array_equal(again.predict(unseen)[0], unseen_mean)  # deterministic under a seed
 
 
-def test_copula_warp_keeps_the_order_spreads_ranks_evenly_and_maps_back() -> None:
+def test_copula_warp_keeps_the_order_depends_on_it_alone_and_maps_back() -> None:
     scores = np.array([10.0, 91.2, 88.0, 60.0, 91.2, 90.5])
     warp = ScoreWarp(scores, "copula")
     assert np.array_equal(np.argsort(warp.values, kind="stable"), np.argsort(scores, kind="stable"))
@@ -68,25 +87,19 @@ def test_copula_warp_keeps_the_order_spreads_ranks_evenly_and_maps_back() -> Non
     mean, std = warp.prediction_in_scores(np.array([0.0]), np.array([0.2]))
     assert scores.min() < mean[0] < scores.max() and std[0] > 0
     raw = ScoreWarp(scores, "none")
-    assert raw.values is scores or np.array_equal(raw.values, scores)
+    assert np.array_equal(raw.values, scores)
     assert np.array_equal(raw.prediction_in_scores(np.array([1.0]), np.array([2.0]))[0], [1.0])
     with pytest.raises(UsageError, match="unknown --score-warp 'rank'; accepted: copula, none"):
         ScoreWarp(scores, "rank")
 
 
 def test_options_show_predictions_in_the_estimators_units_under_either_warp(tables: BenchmarkTables) -> None:
-    from hwnas.graph.state import Evaluated
     from hwnas.tools.coordinator import Coordinator
 
     parts = make_partitioning(NB201, "conv3", dataset="cifar10", tables=tables)
     latency = make_latency_model("fpga", dataset="cifar10", tables=tables)
     estimator = make_estimator("oracle-val", dataset="cifar10", tables=tables)
-    evaluated = sample(30, seed=5)
-    archive = [
-        Evaluated(arch=str(a), key=a.canonical_key, partition=parts.assign(a), score=float(s),
-                  latency_ms=float(t), round=0, operator="init", parents=[], rationale="")
-        for a, s, t in zip(evaluated, estimator.predict(evaluated), latency.latency_ms(evaluated), strict=True)
-    ]  # fmt: skip
+    archive = evaluated_archive(sample(30, seed=5), parts, estimator, latency)
     offered = {}
     for warp in ("copula", "none"):
         coordinator = Coordinator(
@@ -206,7 +219,7 @@ def test_greedy_groups_keep_each_steps_runners_up_beside_its_pick() -> None:
 
 def test_options_carry_prediction_latency_and_gain(tables: BenchmarkTables) -> None:
     from hwnas.agents.generator import deal_options
-    from hwnas.graph.state import Evaluated, PartitionTask
+    from hwnas.graph.state import PartitionTask
     from hwnas.tools.coordinator import OPTIONS_PER_SLOT, Coordinator
 
     parts = make_partitioning(NB201, "conv3", dataset="cifar10", tables=tables)
@@ -216,12 +229,7 @@ def test_options_carry_prediction_latency_and_gain(tables: BenchmarkTables) -> N
         estimator, latency, parts, make_surrogate("gp", space=NB201, dataset="cifar10"), budget=120,
         option_labels="ranked",
     )  # fmt: skip
-    evaluated = sample(30, seed=2)
-    archive = [
-        Evaluated(arch=str(a), key=a.canonical_key, partition=parts.assign(a), score=float(s), latency_ms=float(t),
-                  round=0, operator="init", parents=[], rationale="")
-        for a, s, t in zip(evaluated, estimator.predict(evaluated), latency.latency_ms(evaluated), strict=True)
-    ]  # fmt: skip
+    archive = evaluated_archive(sample(30, seed=2), parts, estimator, latency)
     coordinator.reset(archive)
     task = PartitionTask(round=1, attempt=0, partition=3, slots=2, strategy="explore", note="", parents=[],
                          heuristics=[], rejections=[], options=[])  # fmt: skip
@@ -283,7 +291,6 @@ def test_generator_prompt_lists_each_option_with_its_figures() -> None:
 
 
 def test_fastest_representatives_change_what_is_offered_not_which_functions(tables: BenchmarkTables) -> None:
-    from hwnas.graph.state import Evaluated
     from hwnas.tools.coordinator import Coordinator
 
     parts = make_partitioning(NB201, "conv3", dataset="cifar10", tables=tables)
@@ -295,12 +302,7 @@ def test_fastest_representatives_change_what_is_offered_not_which_functions(tabl
             estimator, latency, parts, make_surrogate("gp", space=NB201, dataset="cifar10"), budget=120,
             representatives=rule,
         )  # fmt: skip
-        evaluated = sample(12, seed=3)
-        coordinator.reset([
-            Evaluated(arch=str(a), key=a.canonical_key, partition=parts.assign(a), score=float(s),
-                      latency_ms=float(t), round=0, operator="init", parents=[], rationale="")
-            for a, s, t in zip(evaluated, estimator.predict(evaluated), latency.latency_ms(evaluated), strict=True)
-        ])  # fmt: skip
+        coordinator.reset(evaluated_archive(sample(12, seed=3), parts, estimator, latency))
         offered[rule] = [
             NB201.parse(p["arch"]) for p in coordinator.candidates_of(2, [], "explore", 4, np.random.default_rng(0))
         ]

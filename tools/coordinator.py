@@ -123,8 +123,8 @@ class Coordinator:
         self._fitted_on: tuple[str, ...] = ()
         self._frame: Frame | None = None
         self._front = np.empty((0, 2))
-        self._scores = np.empty(0)
-        self._warp = ScoreWarp(self._scores, score_warp)
+        self._warp = ScoreWarp(np.empty(0), score_warp)
+        """The run's scores as the surrogate fits them (`values`), refit with it."""
         self.surrogate_seconds = 0.0
         """Time spent fitting the surrogate in this process (the summary reports it)."""
         self.tools: dict[str, BaseTool] = {
@@ -217,7 +217,6 @@ class Coordinator:
         scores = self._warp.values
         latencies = np.array([latency_objectives(r) for r in archive])
         self.surrogate.fit([self.space.parse(a) for a in evaluated], scores)
-        self._scores = scores
         pool = self._pool_latencies if self.candidates == "partition" and not self.accuracy_only else latencies
         self._frame = Frame.around(scores, np.concatenate([latencies, pool]))
         self._front = self._frame.points(scores, latencies)
@@ -310,7 +309,7 @@ class Coordinator:
         latency = np.array(self.tools["lookup_latency"].invoke({"archs": archs}))  # (candidates, devices)
         mean, std = self.surrogate.predict([self.space.parse(a) for a in archs])
         if self.accuracy_only:
-            groups = improvement_groups(self._scores, mean, std, steps, per_step, widen)
+            groups = improvement_groups(self._warp.values, mean, std, steps, per_step, widen)
         else:
             groups = rank_groups(self._frame, self._front, mean, std, latency, steps, per_step, widen)
         mean, std = self._warp.prediction_in_scores(mean, std)
